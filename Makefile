@@ -1,0 +1,32 @@
+# medprompt: every install step a new machine needs lives here.
+#   make demo   -> create .venv, install, run the default few-shot experiment
+#   make test   -> create .venv, install, run all notebook tests and pytest
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.medprompt-installed
+
+.PHONY: install demo test export clean-nbs docs-prep
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/medprompt demo
+
+test: install
+	PATH="$(abspath $(BIN)):$$PATH" bash tools/run_tests.sh
+
+export: install
+	$(BIN)/nbdev-export
+
+clean-nbs: install
+	$(BIN)/nbdev-clean
+
+docs-prep: install
+	$(BIN)/nbdev-proc-nbs

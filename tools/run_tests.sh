@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run every test medprompt has: the notebooks (nbdev-test) and the cross-notebook pytest suite.
+# Fails when either finds nothing to run, so "no tests" can never pass silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n_nbs=$(find nbs -maxdepth 1 -name '[0-9]*.ipynb' | wc -l)
+if [ "$n_nbs" -eq 0 ]; then echo "run_tests: no notebooks found under nbs/" >&2; exit 1; fi
+echo "== nbdev-test over $n_nbs notebooks"
+nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing
+
+echo "== pytest"
+set +e
+python -m pytest tests
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then echo "run_tests: pytest collected no tests" >&2; exit 1; fi
+exit "$rc"
