@@ -9,7 +9,7 @@ __all__ = ['TINY_VIT', 'TINY_TEXT_NAME', 'BIOMEDCLIP_HUB_ID', 'ALIASES', 'TINY_S
            'CLIPTextTower', 'VisionTower', 'VisionPrompts', 'Backbone', 'build_wordpiece_vocab', 'save_tiny_backbone',
            'BackboneUnavailableError', 'hub_reachable', 'load_local_backbone', 'tiny_backbone_dir', 'load_backbone']
 
-# %% ../nbs/01_backbones.ipynb #c8320b76
+# %% ../nbs/01_backbones.ipynb #344cb312
 import contextlib, copy, json, logging, os, shutil, socket, tempfile, urllib.parse
 from pathlib import Path
 from typing import Callable
@@ -22,7 +22,7 @@ from fastcore.basics import store_attr
 
 from .core import cache_dir, seed_everything, save_json_atomic, save_torch_atomic, atomic_write
 
-# %% ../nbs/01_backbones.ipynb #789c174d
+# %% ../nbs/01_backbones.ipynb #3d02f22c
 class HFTextTower(nn.Module):
     "Text tower of a HF transformer (BiomedCLIP's PubMedBERT): padding mask, [CLS] pooling, projection."
     kind = 'hf'
@@ -44,7 +44,7 @@ class HFTextTower(nn.Module):
 
     def encode(self, ids): return self.encoder(ids)
 
-# %% ../nbs/01_backbones.ipynb #a67aaee9
+# %% ../nbs/01_backbones.ipynb #07a412f6
 class CLIPTextTower(nn.Module):
     "Text tower of an OpenAI-style open_clip CLIP: causal attention, EOT pooling, projection."
     kind = 'clip'
@@ -74,7 +74,7 @@ class CLIPTextTower(nn.Module):
         "open_clip's own `encode_text`, which needs ids padded to the full context length."
         return self.model.encode_text(F.pad(ids, (0, self.context_length-ids.shape[1]), value=self.pad_id))
 
-# %% ../nbs/01_backbones.ipynb #e352a87f
+# %% ../nbs/01_backbones.ipynb #4156e811
 class VisionTower(nn.Module):
     "A ViT image tower with the two places vision prompts hook into: after the embeddings, and each block."
     def __init__(self, visual:nn.Module):
@@ -93,7 +93,7 @@ class VisionTower(nn.Module):
 
     def forward(self, x): return self.visual(x)
 
-# %% ../nbs/01_backbones.ipynb #511fd13a
+# %% ../nbs/01_backbones.ipynb #4ca40e9d
 def _as_batch(p, x):
     "Prompt tokens `p` ([n,d], [B,n,d] or a callable returning one) broadcast to `x`'s batch and dtype."
     p = p() if callable(p) else p
@@ -125,7 +125,7 @@ class VisionPrompts:
     def __enter__(self): return self
     def __exit__(self, *exc): self.remove()
 
-# %% ../nbs/01_backbones.ipynb #70c56306
+# %% ../nbs/01_backbones.ipynb #8c88f3db
 class Backbone(nn.Module):
     "A frozen vision-language model behind the one interface every prompt method uses."
     def __init__(self,
@@ -169,7 +169,7 @@ class Backbone(nn.Module):
 
     def __repr__(self): return f'Backbone({self.id!r}, text={self.text.kind}, vision={self.vision.kind})'
 
-# %% ../nbs/01_backbones.ipynb #00fe6970
+# %% ../nbs/01_backbones.ipynb #e5452589
 from fastcore.basics import patch
 
 @patch
@@ -187,7 +187,7 @@ def encode_texts(self:Backbone, texts:list[str], normalize:bool=True, batch_size
     feats = torch.cat(feats).float()
     return F.normalize(feats, dim=-1) if normalize else feats
 
-# %% ../nbs/01_backbones.ipynb #e9f67516
+# %% ../nbs/01_backbones.ipynb #dcfbce7b
 import timm
 from timm.models import register_model, build_model_with_cfg
 from timm.models.vision_transformer import VisionTransformer
@@ -201,7 +201,7 @@ if TINY_VIT not in timm.list_models():
         kwargs['pretrained_cfg'] = kwargs.get('pretrained_cfg') or dict(input_size=(3, 224, 224), num_classes=0)
         return build_model_with_cfg(VisionTransformer, TINY_VIT, pretrained=False, **{**kw, **kwargs})
 
-# %% ../nbs/01_backbones.ipynb #37c5eb4f
+# %% ../nbs/01_backbones.ipynb #d4798a71
 _TINY_WORDS = """a an the of in on with and or no not photo image scan picture close up view showing shows
 of medical clinical normal abnormal benign malignant tumor tumour cancer lesion mass nodule cell cells tissue
 brain glioma meningioma pituitary breast ultrasound lung colon kidney cyst stone knee xray x ray chest mri ct
@@ -220,7 +220,7 @@ def build_wordpiece_vocab(words=_TINY_WORDS)->list[str]:
     vocab = specials + chars + ['##'+c for c in chars[:36]] + sorted(set(words) - set(chars))
     return list(dict.fromkeys(vocab))
 
-# %% ../nbs/01_backbones.ipynb #02f87054
+# %% ../nbs/01_backbones.ipynb #0d740018
 TINY_TEXT_NAME = 'medprompt/tiny-biomedbert'
 
 @contextlib.contextmanager
@@ -247,7 +247,7 @@ def _tiny_config(kind:str)->dict:
     else: raise ValueError(f"Unknown tiny backbone kind {kind!r}: use 'hf' or 'clip'")
     return dict(model_cfg=dict(embed_dim=32, vision_cfg=vision, text_cfg=text), preprocess_cfg=pre)
 
-# %% ../nbs/01_backbones.ipynb #fc4741cf
+# %% ../nbs/01_backbones.ipynb #1ce64b8a
 def _write_tiny_tokenizer(folder:Path):
     "Save a BERT WordPiece tokenizer (and the tiny BERT's `config.json`) into `folder`."
     from transformers import BertTokenizerFast, BertConfig
@@ -288,7 +288,7 @@ def _write_tiny_checkpoint(tmp:Path, kind:str, seed:int):
         model = open_clip.create_model(f'local-dir:{tmp}', load_weights=False, pretrained_text=False, text_cfg=text_cfg)
     save_torch_atomic(model.state_dict(), tmp/'open_clip_pytorch_model.bin')
 
-# %% ../nbs/01_backbones.ipynb #3a11428f
+# %% ../nbs/01_backbones.ipynb #d630008a
 BIOMEDCLIP_HUB_ID = 'microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224'
 ALIASES = {'biomedclip': f'hf-hub:{BIOMEDCLIP_HUB_ID}'}
 
@@ -311,7 +311,7 @@ def _resolve_text_cfg(text_cfg:dict, folder:Path)->dict:
     elif (cached := _hf_cached_dir(name, 'config.json')) is not None: text_cfg['hf_model_name'] = str(cached)
     return text_cfg
 
-# %% ../nbs/01_backbones.ipynb #839ed77d
+# %% ../nbs/01_backbones.ipynb #93c3b201
 def hub_reachable(timeout:float=3.)->bool:
     "Whether the Hugging Face hub (`$HF_ENDPOINT`) accepts a TCP connection within `timeout` seconds."
     if os.environ.get('HF_HUB_OFFLINE', '0').lower() in ('1', 'true', 'yes'): return False
@@ -331,7 +331,7 @@ def _unavailable(what:str, hub_id:str)->BackboneUnavailableError:
         f"config into the folder: `huggingface-cli download microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract "
         f"config.json --local-dir <folder>/BiomedNLP-BiomedBERT-base-uncased-abstract`.")
 
-# %% ../nbs/01_backbones.ipynb #b9303a90
+# %% ../nbs/01_backbones.ipynb #37236b1c
 def load_local_backbone(folder:str|Path, id:str|None=None, device=None)->Backbone:
     "Load a checkpoint folder in the hub layout (`open_clip_config.json`, weights, tokenizer files)."
     folder = Path(folder).expanduser().resolve()
@@ -349,7 +349,7 @@ def load_local_backbone(folder:str|Path, id:str|None=None, device=None)->Backbon
     tok = open_clip.get_tokenizer(f'local-dir:{folder}')
     return Backbone(model, tok, pre_train, pre_eval, id=id or f'local-dir:{folder}')
 
-# %% ../nbs/01_backbones.ipynb #8cb38443
+# %% ../nbs/01_backbones.ipynb #c51aadbb
 def _load_hub_backbone(repo_id:str, device=None)->Backbone:
     "Load an open_clip checkpoint from the hub (or the HF cache) through the local-folder path."
     folder = _hf_cached_dir(repo_id, 'open_clip_config.json')
@@ -378,7 +378,7 @@ def _load_open_clip_name(spec:str, device=None)->Backbone:
     model, pre_train, pre_eval = open_clip.create_model_and_transforms(name, pretrained=tag or None, device=device or 'cpu')
     return Backbone(model, open_clip.get_tokenizer(name), pre_train, pre_eval, id=spec)
 
-# %% ../nbs/01_backbones.ipynb #314180de
+# %% ../nbs/01_backbones.ipynb #1129d8a1
 TINY_SPECS = {'tiny': 'hf', 'tiny-clip': 'clip'}
 TINY_VERSION = 1  # bump when the tiny architecture or its initialisation changes
 

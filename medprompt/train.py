@@ -8,7 +8,7 @@ Docs: https://medprompt.github.io/medprompt/train.html.md"""
 __all__ = ['METHODS', 'Recipe', 'clip_logits', 'register_method', 'PromptMethod', 'learned_state', 'save_method', 'load_method',
            'reference_lr', 'WarmupCosine', 'sgd', 'trainable_params', 'method_learner', 'fit', 'predict', 'evaluate']
 
-# %% ../nbs/04_train.ipynb #f6366f16
+# %% ../nbs/04_train.ipynb #31fc6b6c
 import dataclasses, json, math
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +28,7 @@ from fastai.data.load import DataLoader
 from .core import get_device, save_torch_atomic
 from .backbones import Backbone, load_backbone
 
-# %% ../nbs/04_train.ipynb #4917dcad
+# %% ../nbs/04_train.ipynb #1a2db574
 @dataclass
 class Recipe:
     "A training recipe; the defaults are the reference protocol (Dassl/CoOp): SGD, cosine, 1 constant warm-up epoch."
@@ -47,7 +47,7 @@ class Recipe:
         if bad: raise ValueError(f'Unknown recipe fields {sorted(bad)}; known: {[f.name for f in dataclasses.fields(self)]}')
         return dataclasses.replace(self, **kw)
 
-# %% ../nbs/04_train.ipynb #fc385da8
+# %% ../nbs/04_train.ipynb #e1a0bc9f
 def clip_logits(
     image_features:torch.Tensor, # [B, D] (any scale)
     class_features:torch.Tensor, # [C, D], or [B, C, D] for per-image class features
@@ -58,7 +58,7 @@ def clip_logits(
     sims = img @ cls.t() if cls.dim() == 2 else torch.einsum('bd,bcd->bc', img, cls)
     return logit_scale * sims
 
-# %% ../nbs/04_train.ipynb #8d9dc605
+# %% ../nbs/04_train.ipynb #92e54b0e
 METHODS = {}
 
 def register_method(cls):
@@ -91,7 +91,7 @@ class PromptMethod(nn.Module):
     @property
     def logit_scale(self): return self.backbone.logit_scale.float()
 
-# %% ../nbs/04_train.ipynb #b7a13bfb
+# %% ../nbs/04_train.ipynb #95bf2c66
 def learned_state(method:PromptMethod)->dict:
     "The method's parameters and persistent buffers, without the (frozen, separately loaded) backbone."
     return {k: v.detach().cpu() for k,v in method.state_dict().items() if 'backbone' not in k.split('.')}
@@ -116,7 +116,7 @@ def load_method(path:str|Path, backbone:Backbone|str|None=None)->PromptMethod:
     if missing or unexpected: raise ValueError(f'{path} does not fit {ckpt["method"]}: missing {missing}, unexpected {unexpected}')
     return method
 
-# %% ../nbs/04_train.ipynb #47038df9
+# %% ../nbs/04_train.ipynb #a8e78962
 def reference_lr(epoch:int, r:Recipe)->float:
     "Learning rate of epoch `epoch` (0-based) under the reference constant-warm-up + cosine schedule."
     if epoch < r.warmup_epochs: return r.warmup_lr
@@ -128,7 +128,7 @@ class WarmupCosine(Callback):
     def __init__(self, recipe:Recipe): self.recipe = recipe
     def before_epoch(self): self.opt.set_hyper('lr', reference_lr(self.epoch, self.recipe))
 
-# %% ../nbs/04_train.ipynb #3a4b3e62
+# %% ../nbs/04_train.ipynb #d06cbf62
 def sgd(recipe:Recipe):
     "torch SGD with momentum and coupled L2 weight decay, wrapped for fastai."
     return partial(OptimWrapper, opt=partial(torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.wd))
@@ -168,7 +168,7 @@ def fit(learn:Learner, epochs:int|None=None):
     else: raise ValueError(f"schedule must be 'cosine' or 'one_cycle', not {r.schedule!r}")
     return learn
 
-# %% ../nbs/04_train.ipynb #87ff61e7
+# %% ../nbs/04_train.ipynb #57e70e14
 @torch.no_grad()
 def predict(method:PromptMethod, dl, device=None)->tuple[torch.Tensor, torch.Tensor]:
     "Logits and labels of `method` over a DataLoader of (images or features, labels)."
