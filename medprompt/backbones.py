@@ -6,10 +6,11 @@ Docs: https://medprompt.github.io/medprompt/backbones.html.md"""
 
 # %% auto #0
 __all__ = ['TINY_VIT', 'TINY_TEXT_NAME', 'BIOMEDCLIP_HUB_ID', 'ALIASES', 'TINY_SPECS', 'TINY_VERSION', 'HFTextTower',
-           'CLIPTextTower', 'VisionTower', 'VisionPrompts', 'Backbone', 'build_wordpiece_vocab', 'save_tiny_backbone',
-           'BackboneUnavailableError', 'hub_reachable', 'load_local_backbone', 'tiny_backbone_dir', 'load_backbone']
+           'CLIPTextTower', 'VisionTower', 'VisionPrompts', 'Backbone', 'build_wordpiece_vocab', 'wordpiece_tokenizer',
+           'save_tiny_backbone', 'BackboneUnavailableError', 'hub_reachable', 'load_local_backbone',
+           'tiny_backbone_dir', 'load_backbone']
 
-# %% ../nbs/01_backbones.ipynb #344cb312
+# %% ../nbs/01_backbones.ipynb #f674758e
 import contextlib, copy, json, logging, os, shutil, socket, tempfile, urllib.parse
 from pathlib import Path
 from typing import Callable
@@ -22,7 +23,7 @@ from fastcore.basics import store_attr
 
 from .core import cache_dir, seed_everything, save_json_atomic, save_torch_atomic, atomic_write
 
-# %% ../nbs/01_backbones.ipynb #3d02f22c
+# %% ../nbs/01_backbones.ipynb #059f26d9
 class HFTextTower(nn.Module):
     "Text tower of a HF transformer (BiomedCLIP's PubMedBERT): padding mask, [CLS] pooling, projection."
     kind = 'hf'
@@ -44,7 +45,7 @@ class HFTextTower(nn.Module):
 
     def encode(self, ids): return self.encoder(ids)
 
-# %% ../nbs/01_backbones.ipynb #07a412f6
+# %% ../nbs/01_backbones.ipynb #d2e6c2fa
 class CLIPTextTower(nn.Module):
     "Text tower of an OpenAI-style open_clip CLIP: causal attention, EOT pooling, projection."
     kind = 'clip'
@@ -74,7 +75,7 @@ class CLIPTextTower(nn.Module):
         "open_clip's own `encode_text`, which needs ids padded to the full context length."
         return self.model.encode_text(F.pad(ids, (0, self.context_length-ids.shape[1]), value=self.pad_id))
 
-# %% ../nbs/01_backbones.ipynb #4156e811
+# %% ../nbs/01_backbones.ipynb #ef9c28dd
 class VisionTower(nn.Module):
     "A ViT image tower with the two places vision prompts hook into: after the embeddings, and each block."
     def __init__(self, visual:nn.Module):
@@ -93,7 +94,7 @@ class VisionTower(nn.Module):
 
     def forward(self, x): return self.visual(x)
 
-# %% ../nbs/01_backbones.ipynb #4ca40e9d
+# %% ../nbs/01_backbones.ipynb #c67e52e2
 def _as_batch(p, x):
     "Prompt tokens `p` ([n,d], [B,n,d] or a callable returning one) broadcast to `x`'s batch and dtype."
     p = p() if callable(p) else p
@@ -125,7 +126,7 @@ class VisionPrompts:
     def __enter__(self): return self
     def __exit__(self, *exc): self.remove()
 
-# %% ../nbs/01_backbones.ipynb #8c88f3db
+# %% ../nbs/01_backbones.ipynb #f4abd93e
 class Backbone(nn.Module):
     "A frozen vision-language model behind the one interface every prompt method uses."
     def __init__(self,
@@ -133,10 +134,12 @@ class Backbone(nn.Module):
         tokenizer:Callable, # open_clip tokenizer (returns ids padded to the full context)
         preprocess_train:Callable, # PIL image -> tensor, training augmentation of the model
         preprocess_eval:Callable, # PIL image -> tensor, deterministic
-        id:str, # canonical spec this backbone was loaded from, used in cache keys
+        id:str, # canonical spec this backbone was loaded from (what `load_backbone` takes back)
+        weights_version:str='', # what identifies the exact weights (file size and time), for cache keys
     ):
         super().__init__()
         store_attr('tokenizer,preprocess_train,preprocess_eval,id')
+        self.cache_key = f'{id}|{weights_version}' if weights_version else id   # changes when the weights do
         self.model = model.eval().requires_grad_(False)
         hf = isinstance(getattr(model, 'text', None), HFTextEncoder)
         self.text = HFTextTower(model.text, tokenizer.context_length) if hf else CLIPTextTower(model)
@@ -169,7 +172,7 @@ class Backbone(nn.Module):
 
     def __repr__(self): return f'Backbone({self.id!r}, text={self.text.kind}, vision={self.vision.kind})'
 
-# %% ../nbs/01_backbones.ipynb #e5452589
+# %% ../nbs/01_backbones.ipynb #86f55867
 from fastcore.basics import patch
 
 @patch
@@ -187,7 +190,7 @@ def encode_texts(self:Backbone, texts:list[str], normalize:bool=True, batch_size
     feats = torch.cat(feats).float()
     return F.normalize(feats, dim=-1) if normalize else feats
 
-# %% ../nbs/01_backbones.ipynb #dcfbce7b
+# %% ../nbs/01_backbones.ipynb #f4370990
 import timm
 from timm.models import register_model, build_model_with_cfg
 from timm.models.vision_transformer import VisionTransformer
@@ -201,7 +204,7 @@ if TINY_VIT not in timm.list_models():
         kwargs['pretrained_cfg'] = kwargs.get('pretrained_cfg') or dict(input_size=(3, 224, 224), num_classes=0)
         return build_model_with_cfg(VisionTransformer, TINY_VIT, pretrained=False, **{**kw, **kwargs})
 
-# %% ../nbs/01_backbones.ipynb #d4798a71
+# %% ../nbs/01_backbones.ipynb #6f9bc934
 _TINY_WORDS = """a an the of in on with and or no not photo image scan picture close up view showing shows
 of medical clinical normal abnormal benign malignant tumor tumour cancer lesion mass nodule cell cells tissue
 brain glioma meningioma pituitary breast ultrasound lung colon kidney cyst stone knee xray x ray chest mri ct
@@ -211,7 +214,8 @@ cecum z line ulcerative colitis grade doubtful minimal moderate severe osteoarth
 glaucoma cataract drusen choroidal neovascularization edema keratosis basal dermatofibroma vascular
 stroma lympho debris mucosa adipose empty complex simple round oval dark bright smooth irregular spots stripes
 circle circles line lines texture pattern dense sparse small large many few one two three bad good low
-high resolution rendering drawing cropped blurry black white colour color grayscale red green blue""".split()
+high resolution rendering drawing cropped blurry black white colour color grayscale red green blue
+nodules fibres fibers elongated scattered cells round empty tissue""".split()
 
 def build_wordpiece_vocab(words=_TINY_WORDS)->list[str]:
     "A BERT WordPiece vocabulary: specials, characters (whole-word and `##` continuation) and `words`."
@@ -220,7 +224,7 @@ def build_wordpiece_vocab(words=_TINY_WORDS)->list[str]:
     vocab = specials + chars + ['##'+c for c in chars[:36]] + sorted(set(words) - set(chars))
     return list(dict.fromkeys(vocab))
 
-# %% ../nbs/01_backbones.ipynb #0d740018
+# %% ../nbs/01_backbones.ipynb #99904454
 TINY_TEXT_NAME = 'medprompt/tiny-biomedbert'
 
 @contextlib.contextmanager
@@ -245,17 +249,32 @@ def _tiny_config(kind:str)->dict:
         vision = dict(image_size=224, layers=2, width=32, patch_size=32, head_width=16)
         text = dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2)
     else: raise ValueError(f"Unknown tiny backbone kind {kind!r}: use 'hf' or 'clip'")
-    return dict(model_cfg=dict(embed_dim=32, vision_cfg=vision, text_cfg=text), preprocess_cfg=pre)
+    # logit scale 100 (= exp(4.6052)), the value trained CLIP and BiomedCLIP models end at, not CLIP's initial 1/0.07
+    return dict(model_cfg=dict(embed_dim=32, vision_cfg=vision, text_cfg=text, init_logit_scale=4.6052), preprocess_cfg=pre)
 
-# %% ../nbs/01_backbones.ipynb #1ce64b8a
+# %% ../nbs/01_backbones.ipynb #0dea92fc
+def wordpiece_tokenizer(vocab:list[str]):
+    "A BERT-style (lower-casing, [CLS] ... [SEP]) WordPiece tokenizer over `vocab`, built with `tokenizers`."
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+    v = {w: i for i,w in enumerate(vocab)}
+    tok = Tokenizer(models.WordPiece(v, unk_token='[UNK]'))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B:1 [SEP]:1',
+                                                       special_tokens=[('[CLS]', v['[CLS]']), ('[SEP]', v['[SEP]'])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]',
+                                   sep_token='[SEP]', mask_token='[MASK]', model_max_length=256)
+
 def _write_tiny_tokenizer(folder:Path):
-    "Save a BERT WordPiece tokenizer (and the tiny BERT's `config.json`) into `folder`."
-    from transformers import BertTokenizerFast, BertConfig
-    vocab_file = folder/'vocab.txt'
-    vocab_file.write_text('\n'.join(build_wordpiece_vocab()) + '\n')
-    BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True, model_max_length=256).save_pretrained(folder)
-    cfg = BertConfig(vocab_size=len(build_wordpiece_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=256, pad_token_id=0)
+    "Save the WordPiece tokenizer (and the tiny BERT's `config.json`) into `folder`."
+    from transformers import BertConfig
+    vocab = build_wordpiece_vocab()
+    (folder/'vocab.txt').write_text('\n'.join(vocab) + '\n')
+    wordpiece_tokenizer(vocab).save_pretrained(folder)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=256, pad_token_id=0,
+                     initializer_range=0.5)   # BERT's 0.02 makes every random [CLS] output the same; 0.5 keeps prompts apart
     cfg.save_pretrained(folder/TINY_TEXT_NAME.split('/')[-1])
 
 def save_tiny_backbone(
@@ -288,7 +307,7 @@ def _write_tiny_checkpoint(tmp:Path, kind:str, seed:int):
         model = open_clip.create_model(f'local-dir:{tmp}', load_weights=False, pretrained_text=False, text_cfg=text_cfg)
     save_torch_atomic(model.state_dict(), tmp/'open_clip_pytorch_model.bin')
 
-# %% ../nbs/01_backbones.ipynb #d630008a
+# %% ../nbs/01_backbones.ipynb #ea5336c1
 BIOMEDCLIP_HUB_ID = 'microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224'
 ALIASES = {'biomedclip': f'hf-hub:{BIOMEDCLIP_HUB_ID}'}
 
@@ -311,7 +330,7 @@ def _resolve_text_cfg(text_cfg:dict, folder:Path)->dict:
     elif (cached := _hf_cached_dir(name, 'config.json')) is not None: text_cfg['hf_model_name'] = str(cached)
     return text_cfg
 
-# %% ../nbs/01_backbones.ipynb #93c3b201
+# %% ../nbs/01_backbones.ipynb #f54d10f6
 def hub_reachable(timeout:float=3.)->bool:
     "Whether the Hugging Face hub (`$HF_ENDPOINT`) accepts a TCP connection within `timeout` seconds."
     if os.environ.get('HF_HUB_OFFLINE', '0').lower() in ('1', 'true', 'yes'): return False
@@ -331,7 +350,7 @@ def _unavailable(what:str, hub_id:str)->BackboneUnavailableError:
         f"config into the folder: `huggingface-cli download microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract "
         f"config.json --local-dir <folder>/BiomedNLP-BiomedBERT-base-uncased-abstract`.")
 
-# %% ../nbs/01_backbones.ipynb #37236b1c
+# %% ../nbs/01_backbones.ipynb #82959283
 def load_local_backbone(folder:str|Path, id:str|None=None, device=None)->Backbone:
     "Load a checkpoint folder in the hub layout (`open_clip_config.json`, weights, tokenizer files)."
     folder = Path(folder).expanduser().resolve()
@@ -347,9 +366,11 @@ def load_local_backbone(folder:str|Path, id:str|None=None, device=None)->Backbon
     model, pre_train, pre_eval = open_clip.create_model_and_transforms(
         f'local-dir:{folder}', pretrained_text=False, text_cfg=text_cfg, device=device or 'cpu')
     tok = open_clip.get_tokenizer(f'local-dir:{folder}')
-    return Backbone(model, tok, pre_train, pre_eval, id=id or f'local-dir:{folder}')
+    w = Path(open_clip.factory._find_checkpoint_in_dir(folder) or cfg_file)
+    version = f'{folder.resolve()}/{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}'
+    return Backbone(model, tok, pre_train, pre_eval, id=id or f'local-dir:{folder}', weights_version=version)
 
-# %% ../nbs/01_backbones.ipynb #c51aadbb
+# %% ../nbs/01_backbones.ipynb #e34dfb00
 def _load_hub_backbone(repo_id:str, device=None)->Backbone:
     "Load an open_clip checkpoint from the hub (or the HF cache) through the local-folder path."
     folder = _hf_cached_dir(repo_id, 'open_clip_config.json')
@@ -378,9 +399,9 @@ def _load_open_clip_name(spec:str, device=None)->Backbone:
     model, pre_train, pre_eval = open_clip.create_model_and_transforms(name, pretrained=tag or None, device=device or 'cpu')
     return Backbone(model, open_clip.get_tokenizer(name), pre_train, pre_eval, id=spec)
 
-# %% ../nbs/01_backbones.ipynb #1129d8a1
+# %% ../nbs/01_backbones.ipynb #45fd9a96
 TINY_SPECS = {'tiny': 'hf', 'tiny-clip': 'clip'}
-TINY_VERSION = 1  # bump when the tiny architecture or its initialisation changes
+TINY_VERSION = 3  # bump when the tiny architecture or its initialisation changes
 
 def tiny_backbone_dir(kind:str='hf')->Path:
     "The cached folder of the tiny model of `kind`, written on first use."

@@ -7,15 +7,16 @@ Docs: https://medprompt.github.io/medprompt/cli.html.md"""
 # %% auto #0
 __all__ = ['run_grid', 'parser', 'main']
 
-# %% ../nbs/30_cli.ipynb #218876ce
+# %% ../nbs/30_cli.ipynb #038dce25
 import argparse, sys
 from pathlib import Path
 
 from .backbones import BackboneUnavailableError
 from .data import DATASETS
-from .experiment import all_methods, run_experiment, write_results
+from .train import all_methods
+from .experiment import run_experiment, write_results
 
-# %% ../nbs/30_cli.ipynb #0dbc0df2
+# %% ../nbs/30_cli.ipynb #4f346ade
 def _csv(s:str, typ=str)->list: return [typ(x) for x in str(s).split(',') if x.strip()]
 
 def run_grid(
@@ -43,7 +44,7 @@ def run_grid(
                 summary = write_results(rows, out)
     return summary
 
-# %% ../nbs/30_cli.ipynb #63073168
+# %% ../nbs/30_cli.ipynb #74b6b75a
 def _add_run_args(p:argparse.ArgumentParser, dataset='demo', methods='coop', shots='16', out='runs/experiment'):
     p.add_argument('--methods', default=methods, help="comma-separated method names (see `medprompt list`), or 'all'")
     p.add_argument('--dataset', default=dataset, help='registered dataset name, a folder of class folders, or a CSV')
@@ -67,7 +68,7 @@ def parser()->argparse.ArgumentParser:
     sub.add_parser('list', help='registered methods and datasets')
     return p
 
-# %% ../nbs/30_cli.ipynb #f6336a59
+# %% ../nbs/30_cli.ipynb #dc98cbf3
 def main(argv:list[str]|None=None)->int:
     "Entry point of the `medprompt` command."
     args = parser().parse_args(argv)

@@ -11,7 +11,7 @@ __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'IMAGE_EXTS'
            'train_transform', 'ImageItems', 'image_dataloaders', 'encode_items', 'feature_cache_path',
            'cached_features', 'FeatureItems', 'feature_dataloaders']
 
-# %% ../nbs/02_data.ipynb #0d9db6f0
+# %% ../nbs/02_data.ipynb #1eb43819
 import dataclasses, functools, gzip, importlib.resources, json, math, os, re, warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,7 +27,7 @@ from fastprogress.fastprogress import progress_bar
 
 from .core import cache_dir, stable_hash, save_torch_atomic
 
-# %% ../nbs/02_data.ipynb #b85f8fb2
+# %% ../nbs/02_data.ipynb #ab829985
 ASSETS = Path(str(importlib.resources.files('medprompt')))/'assets'
 BIOMEDCOOP_ASSETS = ASSETS/'biomedcoop'
 
@@ -36,7 +36,7 @@ def _read_json(path:Path):
     opener = gzip.open if path.suffix == '.gz' else open
     with opener(path, 'rt', encoding='utf-8') as f: return json.load(f)
 
-# %% ../nbs/02_data.ipynb #b145bee0
+# %% ../nbs/02_data.ipynb #26de452c
 @dataclass(frozen=True)
 class DatasetInfo:
     "What medprompt knows about a dataset before it sees any image."
@@ -53,7 +53,7 @@ class DatasetInfo:
         "Image folder relative to the data root, in the reference layout."
         return f'{self.name}/{self.name}'
 
-# %% ../nbs/02_data.ipynb #1988f87c
+# %% ../nbs/02_data.ipynb #7bd4e6cc
 def _bench(name, modality, organ, source, classnames, split=True, aliases=()):
     return DatasetInfo(name, modality, organ, tuple(classnames), source,
                        f'splits/split_{name}.json.gz' if split else None, tuple(aliases))
@@ -87,7 +87,7 @@ DATASETS = {d.name: d for d in [
 BENCHMARKS = [n for n in DATASETS if n != 'demo']
 _NAME_ALIASES = {'covidquex': 'COVID_19', 'covid19': 'COVID_19', 'lc25000': 'LungColon'}
 
-# %% ../nbs/02_data.ipynb #ace55be9
+# %% ../nbs/02_data.ipynb #e83759f5
 def _info(name:str)->DatasetInfo:
     "The registry entry of `name` (case, '-', '_' and aliases such as 'LC25000' forgiven), or None."
     key = re.sub(r'[^a-z0-9]', '', str(name).lower())
@@ -104,7 +104,7 @@ def read_split(
         raise ValueError(f'No split file for {name!r}; benchmarks with one: {[n for n in BENCHMARKS if DATASETS[n].split_file]}')
     return {k: [tuple(o) for o in v] for k,v in _read_json(BIOMEDCOOP_ASSETS/info.split_file).items()}
 
-# %% ../nbs/02_data.ipynb #1930018b
+# %% ../nbs/02_data.ipynb #3a7e83e9
 @functools.cache
 def _descriptions()->dict:
     "Class name -> descriptions: BiomedCoOp's GPT-4 bank, then the demo dataset's."
@@ -124,7 +124,7 @@ def llm_prompt_bank(
                                f'{{class name: [descriptions]}} and pass that to the method instead.')
     return {c: list(bank[c]) for c in names}
 
-# %% ../nbs/02_data.ipynb #33456ad8
+# %% ../nbs/02_data.ipynb #322f4722
 @functools.cache
 def _templates()->dict: return _read_json(BIOMEDCOOP_ASSETS/'templates.json')
 
@@ -140,7 +140,7 @@ def templates(
     if kind not in t: raise ValueError(f"Unknown template kind {kind!r}: use 'custom', 'imagenet' or 'imagenet_select'")
     return list(t[kind])
 
-# %% ../nbs/02_data.ipynb #6ba82fdb
+# %% ../nbs/02_data.ipynb #5cefc3f6
 IMAGE_EXTS = {'.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.gif', '.webp'}
 
 class ImageLoadError(OSError):
@@ -172,7 +172,7 @@ def load_image(
         raise ImageLoadError(f'Cannot read image {path}: {e}. The file is corrupt, truncated or not an image: '
                              f'replace it, or remove it from the dataset (its folder, CSV row or split file entry).') from e
 
-# %% ../nbs/02_data.ipynb #2152264c
+# %% ../nbs/02_data.ipynb #a791a23e
 @dataclass
 class MedDataset:
     "Class names plus train/val/test lists of `(image path, label)`; what every loader returns."
@@ -199,7 +199,7 @@ class MedDataset:
     def __repr__(self):
         return f'MedDataset({self.name!r}, {self.n_classes} classes, train={len(self.train)}, val={len(self.val)}, test={len(self.test)})'
 
-# %% ../nbs/02_data.ipynb #acb04e43
+# %% ../nbs/02_data.ipynb #d09389f5
 def _norm(s)->str: return re.sub(r'[\s_\-]+', ' ', str(s)).strip().lower()
 def _pretty(s)->str: return re.sub(r'[\s_]+', ' ', str(s)).strip()
 
@@ -226,7 +226,7 @@ def _class_index(
     if empty: raise ValueError(f'Classes {empty} have no images in {where}; remove them from classnames or add their images')
     return names, lookup
 
-# %% ../nbs/02_data.ipynb #1f841945
+# %% ../nbs/02_data.ipynb #bd12348f
 def _rank(items:list, seed:int)->list:
     "`items` ordered by a seeded hash of each path's last two parts: a shuffle that is the same everywhere."
     return sorted(items, key=lambda o: (stable_hash([seed, Path(o[0]).parent.name, Path(o[0]).name]), str(o[0])))
@@ -249,7 +249,7 @@ def _split_by_class(
         for i in range(len(fractions)): parts[i] += its[bounds[i]:bounds[i+1]]
     return parts
 
-# %% ../nbs/02_data.ipynb #d8f4d3bb
+# %% ../nbs/02_data.ipynb #ebb759e3
 def _images_in(folder:Path)->list:
     "Image files below `folder` (any depth), sorted, hidden files and folders skipped."
     return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTS and p.is_file()
@@ -294,7 +294,7 @@ def from_folder(
         split = dict(zip(('train', 'val', 'test'), _split_by_class([(p, lookup[c]) for p,c in raw], (.5, .2, .3), split_seed)))
     return MedDataset(name or folder.name, names, split['train'], split['val'], split['test'], root=folder)
 
-# %% ../nbs/02_data.ipynb #223ba456
+# %% ../nbs/02_data.ipynb #98ab139d
 def _check_exist(paths:list, where:str):
     "Raise, naming how many and the first few, if any of `paths` is not a file."
     missing = [p for p in paths if not Path(p).is_file()]
@@ -327,7 +327,7 @@ def from_csv(
         if not va: tr, va = _split_by_class(tr, (.8, .2), split_seed)
     return MedDataset(name or csv.stem, names, tr, va, te, root=csv.parent)
 
-# %% ../nbs/02_data.ipynb #af4188ed
+# %% ../nbs/02_data.ipynb #ce8d9a01
 def _data_root(root, name:str)->Path:
     "The data root: `root`, else `$MEDPROMPT_DATA`; it must exist."
     root = root or os.environ.get('MEDPROMPT_DATA')
@@ -359,7 +359,7 @@ def from_split_file(
     if verify: _check_exist([p for s in ('train', 'val', 'test') for p,_ in getattr(ds, s)], f'split_{info.name}.json under {image_dir}')
     return ds
 
-# %% ../nbs/02_data.ipynb #c7729245
+# %% ../nbs/02_data.ipynb #727f285e
 def load_dataset(
     name_or_path:str|Path='demo', # a registered name (see `DATASETS`), a folder of class folders, or a CSV file
     root:str|Path|None=None, # benchmarks: the data root holding <NAME>/<NAME>/... (default $MEDPROMPT_DATA)
@@ -382,7 +382,7 @@ def load_dataset(
     if p.is_dir(): return from_folder(p, classnames, name, split_seed)
     raise FileNotFoundError(f'{name_or_path!r} is neither a registered dataset ({", ".join(DATASETS)}) nor an existing folder or .csv file')
 
-# %% ../nbs/02_data.ipynb #1ef66f85
+# %% ../nbs/02_data.ipynb #c448f8f6
 def few_shot(
     items:list, # [(path, label), ...]
     k:int, # images per class
@@ -409,7 +409,7 @@ def fewshot_dataset(
     return dataclasses.replace(ds, train=few_shot(ds.train, shots, seed, ds.classnames),
                                val=few_shot(ds.val, min(shots, 4), seed, strict=False))
 
-# %% ../nbs/02_data.ipynb #2f10a9a7
+# %% ../nbs/02_data.ipynb #8b0791ce
 def base_novel(
     ds:MedDataset, # the dataset (usually few-shot already)
     subset:str='base', # 'base', 'novel' (or 'new') or 'all'
@@ -423,7 +423,7 @@ def base_novel(
     return MedDataset(f'{ds.name}-{"base" if subset == "base" else "novel"}', [ds.classnames[i] for i in keep],
                       sub(ds.train), sub(ds.val), sub(ds.test), root=ds.root)
 
-# %% ../nbs/02_data.ipynb #a272e87b
+# %% ../nbs/02_data.ipynb #f54968e3
 def train_transform(backbone)->T.Compose:
     "Training augmentation of the reference protocol, at the backbone's input size and normalisation."
     return T.Compose([T.RandomResizedCrop(backbone.image_size, scale=(0.08, 1.), interpolation=T.InterpolationMode.BICUBIC),
@@ -437,7 +437,7 @@ class ImageItems(torch.utils.data.Dataset):
         p, l = self.items[i]
         return self.tfm(load_image(p)), torch.tensor(l)
 
-# %% ../nbs/02_data.ipynb #291a8ead
+# %% ../nbs/02_data.ipynb #69c560dc
 def _loaders(dsets:list, bs:int, device, num_workers:int=0)->DataLoaders:
     "fastai DataLoaders over (train, val, test) datasets; only train is shuffled."
     dls = [DataLoader(d, bs=bs, shuffle=i == 0, num_workers=num_workers, device=device) for i,d in enumerate(dsets)]
@@ -456,7 +456,7 @@ def image_dataloaders(
     dsets = [ImageItems(getattr(ds, s), t) for s,t in zip(('train', 'val', 'test'), tfms)]
     return _loaders(dsets, bs, device or backbone.device, num_workers)
 
-# %% ../nbs/02_data.ipynb #c5b61331
+# %% ../nbs/02_data.ipynb #22e1feeb
 class _Views(torch.utils.data.Dataset):
     "Item `i // views`, view `i % views`: view 0 eval-transformed, the others augmented with a per-view seed."
     def __init__(self, items, views, eval_tfm, train_tfm, seed):
@@ -487,7 +487,7 @@ def encode_items(
     feats = torch.cat(feats) if feats else torch.zeros(0, backbone.embed_dim)
     return feats.reshape(len(items), views, feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)
 
-# %% ../nbs/02_data.ipynb #64712874
+# %% ../nbs/02_data.ipynb #67ce6ae2
 FEATURE_CACHE_VERSION = 1
 
 def _describe(tfm)->str:
@@ -504,7 +504,7 @@ def feature_cache_path(
     seed:int=0, # seed of the augmented views
 )->tuple:     # (cache file, the key description it was hashed from)
     "Where the features of `split` of `ds` under `backbone` are cached, and the description keying them."
-    key = dict(version=FEATURE_CACHE_VERSION, backbone=backbone.id, dataset=ds.name, split=split, items=ds.items_hash(split),
+    key = dict(version=FEATURE_CACHE_VERSION, backbone=backbone.cache_key, dataset=ds.name, split=split, items=ds.items_hash(split),
                eval_tfm=_describe(backbone.preprocess_eval), views=views,
                train_tfm=_describe(train_transform(backbone)) if views > 1 else None, seed=seed if views > 1 else None)
     return cache_dir('features', _safe(backbone.id), _safe(ds.name))/f'{split}-{stable_hash(key)}.pt', key
@@ -530,7 +530,7 @@ def cached_features(
     save_torch_atomic(dict(features=feats, labels=labels, key=json.dumps(key, sort_keys=True)), path)
     return feats, labels
 
-# %% ../nbs/02_data.ipynb #27ff5516
+# %% ../nbs/02_data.ipynb #6a4ac818
 class FeatureItems(torch.utils.data.Dataset):
     "`(features of one view, label)` from cached features `[N, V, D]`: a random view, or always view 0."
     def __init__(self, feats:torch.Tensor, labels:torch.Tensor, random_view:bool=False):

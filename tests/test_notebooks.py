@@ -30,3 +30,12 @@ def test_numbered_notebooks_have_title_description_and_module(nb):
     first = ''.join(cells[0]['source'])
     assert cells[0]['cell_type'] == 'markdown' and first.startswith('# ') and '\n> ' in first, f'{nb.name}: first cell needs "# Title" and "> description"'
     assert any(src.startswith('#| default_exp ') for _, src in _code_cells(nb)), f'{nb.name}: no #| default_exp'
+
+def test_readme_is_built_from_index(tmp_path):
+    "README.md is what tools/readme_from_index.py makes of nbs/index.ipynb (run it after editing the index)."
+    import shutil, subprocess, sys
+    root = Path(__file__).parents[1]
+    for f in ('nbs/index.ipynb', 'tools/readme_from_index.py'):
+        (tmp_path/f).parent.mkdir(parents=True, exist_ok=True); shutil.copy(root/f, tmp_path/f)
+    subprocess.run([sys.executable, str(tmp_path/'tools'/'readme_from_index.py')], check=True)
+    assert (tmp_path/'README.md').read_text() == (root/'README.md').read_text()

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 n_nbs=$(find nbs -maxdepth 1 -name '[0-9]*.ipynb' | wc -l)
 if [ "$n_nbs" -eq 0 ]; then echo "run_tests: no notebooks found under nbs/" >&2; exit 1; fi
 echo "== nbdev-test over $n_nbs notebooks"
-nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing
+# one torch thread per notebook process: two workers with two threads each on two cores run many times slower
+OMP_NUM_THREADS=1 nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing
 
 echo "== pytest"
 set +e

@@ -7,14 +7,14 @@ Docs: https://medprompt.github.io/medprompt/coop.html.md"""
 # %% auto #0
 __all__ = ['CoOp']
 
-# %% ../../nbs/12_coop.ipynb #7cc8a0ef
+# %% ../../nbs/12_coop.ipynb #52132a2f
 import torch, torch.nn as nn, torch.nn.functional as F
 
 from ..backbones import Backbone, load_backbone
 from ..prompts import ContextPrompt, fill_template
 from ..train import PromptMethod, Recipe, clip_logits, register_method
 
-# %% ../../nbs/12_coop.ipynb #b7e1c100
+# %% ../../nbs/12_coop.ipynb #f203db81
 @register_method
 class CoOp(PromptMethod):
     "CoOp: a frozen backbone classifying with prompts whose context vectors are learned."

@@ -1,0 +1,48 @@
+"Every registered method, through the same engine: trains, saves only what it learned, reloads in a fresh process."
+import subprocess, sys, textwrap
+import pytest, torch
+from medprompt.backbones import load_backbone
+from medprompt.data import load_dataset, fewshot_dataset, feature_dataloaders, image_dataloaders
+from medprompt.train import all_methods, method_learner, fit, save_method, evaluate
+
+METHODS = all_methods()
+
+def test_the_issue_methods_are_all_registered():
+    for name in ('zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
+                 'tip_adapter', 'tip_adapter_f', 'biomedcoop'):
+        assert name in METHODS, f'{name} is not registered'
+
+@pytest.fixture(scope='module')
+def demo():
+    bb = load_backbone('tiny-clip')
+    ds = fewshot_dataset(load_dataset('demo'), 4, seed=1)
+    return bb, ds
+
+def test_every_method_round_trips_through_a_fresh_process(demo, tmp_path):
+    bb, ds = demo
+    feats = feature_dataloaders(ds, bb, bs=8, progress=False)
+    x = next(iter(feats[2]))[0][:6].cpu()
+    torch.save(x, tmp_path/'x.pt')
+    expected = {}
+    for name, cls in METHODS.items():
+        torch.manual_seed(0)
+        dls = feats if cls.uses_image_features else image_dataloaders(ds, bb, bs=8, num_workers=0)
+        m = cls(bb, ds.classnames)
+        fit(method_learner(m, dls, cls.recipe.replace(epochs=min(cls.recipe.epochs, 2), bs=8), quiet=True))
+        assert 0 <= evaluate(m, feats[2] if cls.uses_image_features else dls[2]) <= 100
+        save_method(m, tmp_path/f'{name}.pt')
+        if cls.uses_image_features:
+            with torch.no_grad(): expected[name] = m.eval()(x)
+    code = textwrap.dedent(f"""
+        import torch
+        from medprompt.train import load_method
+        x = torch.load({str(tmp_path/'x.pt')!r})
+        out = {{}}
+        for name in {sorted(expected)!r}:
+            with torch.no_grad(): out[name] = load_method({str(tmp_path)!r} + f'/{{name}}.pt').eval()(x)
+        torch.save(out, {str(tmp_path/'out.pt')!r})
+    """)
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    got = torch.load(tmp_path/'out.pt')
+    for name, logits in expected.items(): torch.testing.assert_close(got[name], logits, msg=f'{name} changed on reload')
