@@ -8,7 +8,7 @@ Docs: https://medprompt.github.io/medprompt/biomedcoop.html.md"""
 __all__ = ['read_prompt_bank', 'description_features', 'description_scores', 'select_descriptions', 'sccm_loss', 'kdsp_loss',
            'BiomedCoOp']
 
-# %% ../../nbs/18_biomedcoop.ipynb #b0a891e3
+# %% ../../nbs/18_biomedcoop.ipynb #583e1bbd
 import json, warnings
 from pathlib import Path
 
@@ -17,10 +17,10 @@ from fastcore.basics import store_attr
 
 from ..backbones import Backbone, load_backbone
 from ..data import llm_prompt_bank
-from ..prompts import ContextPrompt
-from ..train import PromptMethod, Recipe, clip_logits, register_method
+from ..train import Recipe, clip_logits, register_method
+from .coop import CoOp
 
-# %% ../../nbs/18_biomedcoop.ipynb #386196b8
+# %% ../../nbs/18_biomedcoop.ipynb #d4279178
 def read_prompt_bank(
     classnames:list[str], # the classes, in label order
     prompt_bank:dict|str|Path|None=None, # {class: [descriptions]}, a JSON file of one (optionally under "classes"), or None for medprompt's GPT-4 bank
@@ -48,7 +48,7 @@ def read_prompt_bank(
                       f'across classes, so every class keeps only its first {n}')
     return [d[:n] for d in descs]
 
-# %% ../../nbs/18_biomedcoop.ipynb #ee40e1b6
+# %% ../../nbs/18_biomedcoop.ipynb #8727cfd2
 @torch.no_grad()
 def description_features(
     backbone:Backbone,
@@ -59,7 +59,7 @@ def description_features(
     feats = backbone.encode_texts([s for ds in descriptions for s in ds])
     return feats.view(n_cls, n, -1).transpose(0, 1).contiguous()
 
-# %% ../../nbs/18_biomedcoop.ipynb #842540b1
+# %% ../../nbs/18_biomedcoop.ipynb #871cb72e
 def description_scores(
     image_features:torch.Tensor, # f: [B, D], any scale
     desc_feats:torch.Tensor, # w: [N, C, D], unit norm
@@ -69,7 +69,7 @@ def description_scores(
     logits = logit_scale * torch.einsum('bd,ncd->nbc', F.normalize(image_features, dim=-1), desc_feats)
     return logits.max(-1).values.mean(-1)
 
-# %% ../../nbs/18_biomedcoop.ipynb #e41ee010
+# %% ../../nbs/18_biomedcoop.ipynb #f1bee71f
 def select_descriptions(
     scores:torch.Tensor, # s: mean max-logit per description, shape [N]
     tau:float=1.5, # keep |standardised robust z| <= tau
@@ -84,7 +84,7 @@ def select_descriptions(
     keep = z.abs() <= tau
     return keep if keep.any() else z.abs() == z.abs().min()
 
-# %% ../../nbs/18_biomedcoop.ipynb #4cf40e8c
+# %% ../../nbs/18_biomedcoop.ipynb #b0450d40
 def sccm_loss(
     class_features:torch.Tensor, # g(t_c): learned class text features [C, D], any scale
     desc_mean:torch.Tensor, # w̄_c: the normalised mean description feature of each class [C, D]
@@ -100,9 +100,9 @@ def kdsp_loss(
     s, t = F.log_softmax(student_logits.float(), -1), F.log_softmax(teacher_logits.float(), -1)
     return F.kl_div(s, t, reduction='sum', log_target=True) / student_logits.numel()
 
-# %% ../../nbs/18_biomedcoop.ipynb #89e76621
+# %% ../../nbs/18_biomedcoop.ipynb #2a4f783d
 @register_method
-class BiomedCoOp(PromptMethod):
+class BiomedCoOp(CoOp):
     "BiomedCoOp: CoOp's learned context, kept close to LLM class descriptions (SCCM) and to a selective zero-shot teacher (KDSP)."
     name = 'biomedcoop'
     recipe = Recipe(lr=0.0025, epochs=100, bs=4)
@@ -122,12 +122,10 @@ class BiomedCoOp(PromptMethod):
         kdsp_weight:float=0.25, # λ2, weight of the KDSP loss
         tau:float=1.5, # τ, description-selection threshold on the standardised robust z-score
     ):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc, class_token_position=class_token_position,
-                         prompt_bank=prompt_bank, n_prompts=n_prompts, sccm_weight=sccm_weight, kdsp_weight=kdsp_weight, tau=tau)
         if tau <= 0: raise ValueError(f'tau must be positive, got {tau}')
+        super().__init__(backbone, classnames, n_ctx, ctx_init, csc, class_token_position, prompt_bank=prompt_bank,
+                         n_prompts=n_prompts, sccm_weight=sccm_weight, kdsp_weight=kdsp_weight, tau=tau)
         store_attr('sccm_weight,kdsp_weight,tau')
-        self.prompt = ContextPrompt(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
-                                    class_token_position=class_token_position)
         feats = description_features(backbone, read_prompt_bank(self.classnames, prompt_bank, n_prompts))
         self.register_buffer('desc_feats', feats, persistent=False)
         self.register_buffer('desc_mean', F.normalize(feats.mean(0), dim=-1), persistent=False)
@@ -138,11 +136,6 @@ class BiomedCoOp(PromptMethod):
         method = cls(backbone, classnames, **{**cls.b2n_hparams, **kwargs})
         method.recipe = cls.b2n_recipe
         return method
-
-    def forward(self, x):
-        "Logits of images or cached image features against the learned prompts (features kept for `loss`)."
-        self._img, self._cls = self.image_features(x), self.prompt()
-        return clip_logits(self._img, self._cls, self.logit_scale)
 
     @torch.no_grad()
     def teacher_logits(self, image_features:torch.Tensor)->torch.Tensor:

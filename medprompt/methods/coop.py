@@ -7,14 +7,14 @@ Docs: https://medprompt.github.io/medprompt/coop.html.md"""
 # %% auto #0
 __all__ = ['CoOp']
 
-# %% ../../nbs/12_coop.ipynb #52132a2f
+# %% ../../nbs/12_coop.ipynb #e5246a25
 import torch, torch.nn as nn, torch.nn.functional as F
 
 from ..backbones import Backbone, load_backbone
 from ..prompts import ContextPrompt, fill_template
 from ..train import PromptMethod, Recipe, clip_logits, register_method
 
-# %% ../../nbs/12_coop.ipynb #f203db81
+# %% ../../nbs/12_coop.ipynb #8c61fe0a
 @register_method
 class CoOp(PromptMethod):
     "CoOp: a frozen backbone classifying with prompts whose context vectors are learned."
@@ -28,11 +28,14 @@ class CoOp(PromptMethod):
         ctx_init:str|None='a photo of a', # words to initialise the context from (None: random)
         csc:bool=False, # class-specific context
         class_token_position:str='end', # 'end', 'middle' or 'front'
+        **hparams, # hyper-parameters of a method built on CoOp (KgCoOp, ProGrad, BiomedCoOp), recorded for `load_method`
     ):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc, class_token_position=class_token_position)
+        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
+                         class_token_position=class_token_position, **hparams)
         self.prompt = ContextPrompt(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
                                     class_token_position=class_token_position)
 
     def forward(self, x):
         "Logits of images or cached image features against the learned prompts."
-        return clip_logits(self.image_features(x), self.prompt(), self.logit_scale)
+        self._img, self._cls = self.image_features(x), self.prompt()   # kept for the losses of CoOp's descendants
+        return clip_logits(self._img, self._cls, self.logit_scale)

@@ -7,14 +7,15 @@ Docs: https://medprompt.github.io/medprompt/kgcoop.html.md"""
 # %% auto #0
 __all__ = ['kg_loss', 'KgCoOp']
 
-# %% ../../nbs/14_kgcoop.ipynb #f2ca30a7
+# %% ../../nbs/14_kgcoop.ipynb #ed73aba7
 import torch, torch.nn as nn, torch.nn.functional as F
 
 from ..backbones import Backbone, load_backbone
-from ..prompts import ContextPrompt, DEFAULT_TEMPLATE, template_features
-from ..train import PromptMethod, Recipe, clip_logits, register_method
+from ..prompts import DEFAULT_TEMPLATE, template_features
+from ..train import Recipe, register_method
+from .coop import CoOp
 
-# %% ../../nbs/14_kgcoop.ipynb #e48be188
+# %% ../../nbs/14_kgcoop.ipynb #8d195d54
 def kg_loss(
     text_features:torch.Tensor, # learned class features w_i, [C, D] (any scale)
     clip_text_features:torch.Tensor, # hand-written prompt features w_i^clip, [C, D] (any scale)
@@ -22,9 +23,9 @@ def kg_loss(
     "KgCoOp's knowledge-guidance term as the reference computes it: 1 - mean cosine = mean ||w - w_clip||^2 / 2."
     return 1 - F.cosine_similarity(text_features, clip_text_features, dim=-1).mean()
 
-# %% ../../nbs/14_kgcoop.ipynb #80211f67
+# %% ../../nbs/14_kgcoop.ipynb #bd1b3996
 @register_method
-class KgCoOp(PromptMethod):
+class KgCoOp(CoOp):
     "KgCoOp: CoOp whose learned class features are pulled towards the hand-written prompt's."
     name = 'kgcoop'
     recipe = Recipe(lr=0.002, epochs=100, bs=32)
@@ -39,18 +40,10 @@ class KgCoOp(PromptMethod):
         kg_weight:float=2.0, # lambda (the reference's W): 2.0 few-shot, 8.0 base-to-novel
         template:str=DEFAULT_TEMPLATE, # the hand-written prompt giving w^clip
     ):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
-                         class_token_position=class_token_position, kg_weight=kg_weight, template=template)
+        super().__init__(backbone, classnames, n_ctx, ctx_init, csc, class_token_position, kg_weight=kg_weight, template=template)
         self.kg_weight = kg_weight
-        self.prompt = ContextPrompt(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
-                                    class_token_position=class_token_position)
         self.register_buffer('clip_text_features', template_features(backbone, classnames, template), persistent=False)
-
-    def forward(self, x):
-        "Logits against the learned prompts; keeps the class features for the loss."
-        self.text_features = self.prompt()
-        return clip_logits(self.image_features(x), self.text_features, self.logit_scale)
 
     def loss(self, logits, y):
         "Cross-entropy plus lambda times the knowledge-guidance term of the last forward's class features."
-        return F.cross_entropy(logits, y) + self.kg_weight * kg_loss(self.text_features, self.clip_text_features)
+        return F.cross_entropy(logits, y) + self.kg_weight * kg_loss(self._cls, self.clip_text_features)

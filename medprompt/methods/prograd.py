@@ -7,15 +7,16 @@ Docs: https://medprompt.github.io/medprompt/prograd.html.md"""
 # %% auto #0
 __all__ = ['project_gradient', 'kl_to_zero_shot', 'ProGrad', 'ProGradCallback']
 
-# %% ../../nbs/15_prograd.ipynb #6ff87153
+# %% ../../nbs/15_prograd.ipynb #c834bf77
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastai.callback.core import Callback, CancelBackwardException
 
 from ..backbones import Backbone, load_backbone
-from ..prompts import ContextPrompt, DEFAULT_TEMPLATE, template_features
-from ..train import PromptMethod, Recipe, clip_logits, register_method, trainable_params
+from ..prompts import DEFAULT_TEMPLATE, template_features
+from ..train import Recipe, clip_logits, register_method, trainable_params
+from .coop import CoOp
 
-# %% ../../nbs/15_prograd.ipynb #7ed4c652
+# %% ../../nbs/15_prograd.ipynb #d2bb7355
 def project_gradient(
     g_ce:torch.Tensor, # G_d, gradient of the cross-entropy (flattened)
     g_kl:torch.Tensor, # G_g, gradient of the KL to zero-shot CLIP (flattened)
@@ -26,7 +27,7 @@ def project_gradient(
     if dot >= 0: return g_ce
     return g_ce - lam * dot / (g_kl @ g_kl) * g_kl
 
-# %% ../../nbs/15_prograd.ipynb #de28445c
+# %% ../../nbs/15_prograd.ipynb #2f4426d3
 def kl_to_zero_shot(
     logits:torch.Tensor, # prompted logits [B, C]
     zs_logits:torch.Tensor, # zero-shot logits [B, C]
@@ -35,9 +36,9 @@ def kl_to_zero_shot(
     "T^2 KL(softmax(zs/T) || softmax(logits/T)), averaged over the batch."
     return T*T * F.kl_div(F.log_softmax(logits / T, -1), F.log_softmax(zs_logits / T, -1), reduction='batchmean', log_target=True)
 
-# %% ../../nbs/15_prograd.ipynb #a397b77e
+# %% ../../nbs/15_prograd.ipynb #a8dc7357
 @register_method
-class ProGrad(PromptMethod):
+class ProGrad(CoOp):
     "ProGrad: CoOp whose updates never oppose the zero-shot prompt's predictions (gradient projection)."
     name = 'prograd'
     recipe = Recipe(lr=0.002, epochs=100, bs=32)
@@ -53,23 +54,20 @@ class ProGrad(PromptMethod):
         lam:float=1.0, # lambda of the projection
         template:str=DEFAULT_TEMPLATE, # the zero-shot prompt
     ):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
-                         class_token_position=class_token_position, T=T, lam=lam, template=template)
+        super().__init__(backbone, classnames, n_ctx, ctx_init, csc, class_token_position, T=T, lam=lam, template=template)
         self.T, self.lam = T, lam
-        self.prompt = ContextPrompt(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
-                                    class_token_position=class_token_position)
         self.register_buffer('zs_text_features', template_features(backbone, classnames, template), persistent=False)
 
     def forward(self, x):
-        "Logits against the learned prompts; keeps the zero-shot logits of the same images for the KL."
-        img = self.image_features(x)
-        self.zs_logits = clip_logits(img, self.zs_text_features, self.logit_scale).detach()
-        return clip_logits(img, self.prompt(), self.logit_scale)
+        "CoOp's logits; keeps the zero-shot logits of the same images for the KL."
+        logits = super().forward(x)
+        self.zs_logits = clip_logits(self._img, self.zs_text_features, self.logit_scale).detach()
+        return logits
 
     def kl_loss(self, logits): return kl_to_zero_shot(logits, self.zs_logits, self.T)
     def callbacks(self): return [ProGradCallback()]
 
-# %% ../../nbs/15_prograd.ipynb #54ef90ab
+# %% ../../nbs/15_prograd.ipynb #c6d7bc0e
 class ProGradCallback(Callback):
     "Replace backward by ProGrad's projected gradient of the cross-entropy (works with fastai's AMP scaling)."
     order = 20
