@@ -10,7 +10,7 @@ __all__ = ['TINY_VIT', 'TINY_TEXT_NAME', 'BIOMEDCLIP_HUB_ID', 'ALIASES', 'TINY_S
            'save_tiny_backbone', 'BackboneUnavailableError', 'hub_reachable', 'load_local_backbone',
            'tiny_backbone_dir', 'load_backbone']
 
-# %% ../nbs/01_backbones.ipynb #f674758e
+# %% ../nbs/01_backbones.ipynb #e5267861
 import contextlib, copy, json, logging, os, shutil, socket, tempfile, urllib.parse
 from pathlib import Path
 from typing import Callable
@@ -23,7 +23,7 @@ from fastcore.basics import store_attr
 
 from .core import cache_dir, seed_everything, save_json_atomic, save_torch_atomic, atomic_write
 
-# %% ../nbs/01_backbones.ipynb #059f26d9
+# %% ../nbs/01_backbones.ipynb #9f6bb0e4
 class HFTextTower(nn.Module):
     "Text tower of a HF transformer (BiomedCLIP's PubMedBERT): padding mask, [CLS] pooling, projection."
     kind = 'hf'
@@ -45,7 +45,7 @@ class HFTextTower(nn.Module):
 
     def encode(self, ids): return self.encoder(ids)
 
-# %% ../nbs/01_backbones.ipynb #d2e6c2fa
+# %% ../nbs/01_backbones.ipynb #3de9ca7b
 class CLIPTextTower(nn.Module):
     "Text tower of an OpenAI-style open_clip CLIP: causal attention, EOT pooling, projection."
     kind = 'clip'
@@ -75,7 +75,7 @@ class CLIPTextTower(nn.Module):
         "open_clip's own `encode_text`, which needs ids padded to the full context length."
         return self.model.encode_text(F.pad(ids, (0, self.context_length-ids.shape[1]), value=self.pad_id))
 
-# %% ../nbs/01_backbones.ipynb #ef9c28dd
+# %% ../nbs/01_backbones.ipynb #e014fca4
 class VisionTower(nn.Module):
     "A ViT image tower with the two places vision prompts hook into: after the embeddings, and each block."
     def __init__(self, visual:nn.Module):
@@ -94,7 +94,7 @@ class VisionTower(nn.Module):
 
     def forward(self, x): return self.visual(x)
 
-# %% ../nbs/01_backbones.ipynb #c67e52e2
+# %% ../nbs/01_backbones.ipynb #3b7a1693
 def _as_batch(p, x):
     "Prompt tokens `p` ([n,d], [B,n,d] or a callable returning one) broadcast to `x`'s batch and dtype."
     p = p() if callable(p) else p
@@ -126,7 +126,7 @@ class VisionPrompts:
     def __enter__(self): return self
     def __exit__(self, *exc): self.remove()
 
-# %% ../nbs/01_backbones.ipynb #f4abd93e
+# %% ../nbs/01_backbones.ipynb #05389590
 class Backbone(nn.Module):
     "A frozen vision-language model behind the one interface every prompt method uses."
     def __init__(self,
@@ -172,7 +172,7 @@ class Backbone(nn.Module):
 
     def __repr__(self): return f'Backbone({self.id!r}, text={self.text.kind}, vision={self.vision.kind})'
 
-# %% ../nbs/01_backbones.ipynb #86f55867
+# %% ../nbs/01_backbones.ipynb #216512d5
 from fastcore.basics import patch
 
 @patch
@@ -190,7 +190,7 @@ def encode_texts(self:Backbone, texts:list[str], normalize:bool=True, batch_size
     feats = torch.cat(feats).float()
     return F.normalize(feats, dim=-1) if normalize else feats
 
-# %% ../nbs/01_backbones.ipynb #f4370990
+# %% ../nbs/01_backbones.ipynb #09550239
 import timm
 from timm.models import register_model, build_model_with_cfg
 from timm.models.vision_transformer import VisionTransformer
@@ -204,7 +204,7 @@ if TINY_VIT not in timm.list_models():
         kwargs['pretrained_cfg'] = kwargs.get('pretrained_cfg') or dict(input_size=(3, 224, 224), num_classes=0)
         return build_model_with_cfg(VisionTransformer, TINY_VIT, pretrained=False, **{**kw, **kwargs})
 
-# %% ../nbs/01_backbones.ipynb #6f9bc934
+# %% ../nbs/01_backbones.ipynb #c41840b4
 _TINY_WORDS = """a an the of in on with and or no not photo image scan picture close up view showing shows
 of medical clinical normal abnormal benign malignant tumor tumour cancer lesion mass nodule cell cells tissue
 brain glioma meningioma pituitary breast ultrasound lung colon kidney cyst stone knee xray x ray chest mri ct
@@ -224,7 +224,7 @@ def build_wordpiece_vocab(words=_TINY_WORDS)->list[str]:
     vocab = specials + chars + ['##'+c for c in chars[:36]] + sorted(set(words) - set(chars))
     return list(dict.fromkeys(vocab))
 
-# %% ../nbs/01_backbones.ipynb #99904454
+# %% ../nbs/01_backbones.ipynb #39942f85
 TINY_TEXT_NAME = 'medprompt/tiny-biomedbert'
 
 @contextlib.contextmanager
@@ -252,7 +252,7 @@ def _tiny_config(kind:str)->dict:
     # logit scale 100 (= exp(4.6052)), the value trained CLIP and BiomedCLIP models end at, not CLIP's initial 1/0.07
     return dict(model_cfg=dict(embed_dim=32, vision_cfg=vision, text_cfg=text, init_logit_scale=4.6052), preprocess_cfg=pre)
 
-# %% ../nbs/01_backbones.ipynb #0dea92fc
+# %% ../nbs/01_backbones.ipynb #7a3a5c9a
 def wordpiece_tokenizer(vocab:list[str]):
     "A BERT-style (lower-casing, [CLS] ... [SEP]) WordPiece tokenizer over `vocab`, built with `tokenizers`."
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
@@ -305,9 +305,17 @@ def _write_tiny_checkpoint(tmp:Path, kind:str, seed:int):
     seed_everything(seed)
     with _quiet_logs():   # open_clip and timm warn that no pretrained weights exist: that is the point here
         model = open_clip.create_model(f'local-dir:{tmp}', load_weights=False, pretrained_text=False, text_cfg=text_cfg)
+    if kind == 'hf': _widen_linears(model.visual.trunk, gain=2., seed=seed)
     save_torch_atomic(model.state_dict(), tmp/'open_clip_pytorch_model.bin')
 
-# %% ../nbs/01_backbones.ipynb #ea5336c1
+def _widen_linears(module:nn.Module, gain:float, seed:int):
+    "Redraw every linear weight of `module` with std `gain`/sqrt(fan_in), from a seeded generator."
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Linear): m.weight.normal_(0, gain/m.in_features**0.5, generator=g)
+
+# %% ../nbs/01_backbones.ipynb #b0418a0e
 BIOMEDCLIP_HUB_ID = 'microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224'
 ALIASES = {'biomedclip': f'hf-hub:{BIOMEDCLIP_HUB_ID}'}
 
@@ -330,7 +338,7 @@ def _resolve_text_cfg(text_cfg:dict, folder:Path)->dict:
     elif (cached := _hf_cached_dir(name, 'config.json')) is not None: text_cfg['hf_model_name'] = str(cached)
     return text_cfg
 
-# %% ../nbs/01_backbones.ipynb #f54d10f6
+# %% ../nbs/01_backbones.ipynb #acfefce8
 def hub_reachable(timeout:float=3.)->bool:
     "Whether the Hugging Face hub (`$HF_ENDPOINT`) accepts a TCP connection within `timeout` seconds."
     if os.environ.get('HF_HUB_OFFLINE', '0').lower() in ('1', 'true', 'yes'): return False
@@ -350,7 +358,7 @@ def _unavailable(what:str, hub_id:str)->BackboneUnavailableError:
         f"config into the folder: `huggingface-cli download microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract "
         f"config.json --local-dir <folder>/BiomedNLP-BiomedBERT-base-uncased-abstract`.")
 
-# %% ../nbs/01_backbones.ipynb #82959283
+# %% ../nbs/01_backbones.ipynb #71622679
 def load_local_backbone(folder:str|Path, id:str|None=None, device=None)->Backbone:
     "Load a checkpoint folder in the hub layout (`open_clip_config.json`, weights, tokenizer files)."
     folder = Path(folder).expanduser().resolve()
@@ -370,7 +378,7 @@ def load_local_backbone(folder:str|Path, id:str|None=None, device=None)->Backbon
     version = f'{folder.resolve()}/{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}'
     return Backbone(model, tok, pre_train, pre_eval, id=id or f'local-dir:{folder}', weights_version=version)
 
-# %% ../nbs/01_backbones.ipynb #e34dfb00
+# %% ../nbs/01_backbones.ipynb #fe12dd8e
 def _load_hub_backbone(repo_id:str, device=None)->Backbone:
     "Load an open_clip checkpoint from the hub (or the HF cache) through the local-folder path."
     folder = _hf_cached_dir(repo_id, 'open_clip_config.json')
@@ -399,9 +407,9 @@ def _load_open_clip_name(spec:str, device=None)->Backbone:
     model, pre_train, pre_eval = open_clip.create_model_and_transforms(name, pretrained=tag or None, device=device or 'cpu')
     return Backbone(model, open_clip.get_tokenizer(name), pre_train, pre_eval, id=spec)
 
-# %% ../nbs/01_backbones.ipynb #45fd9a96
+# %% ../nbs/01_backbones.ipynb #f0535e53
 TINY_SPECS = {'tiny': 'hf', 'tiny-clip': 'clip'}
-TINY_VERSION = 3  # bump when the tiny architecture or its initialisation changes
+TINY_VERSION = 4  # bump when the tiny architecture or its initialisation changes
 
 def tiny_backbone_dir(kind:str='hf')->Path:
     "The cached folder of the tiny model of `kind`, written on first use."

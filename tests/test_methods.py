@@ -46,3 +46,18 @@ def test_every_method_round_trips_through_a_fresh_process(demo, tmp_path):
     assert r.returncode == 0, r.stderr
     got = torch.load(tmp_path/'out.pt')
     for name, logits in expected.items(): torch.testing.assert_close(got[name], logits, msg=f'{name} changed on reload')
+
+def test_every_trainable_method_beats_its_start_with_its_reference_recipe():
+    "On the demo data (16 shots) and the tiny BiomedCLIP-like backbone, training improves test accuracy."
+    from medprompt.core import seed_everything
+    bb, ds = load_backbone('tiny'), fewshot_dataset(load_dataset('demo'), 16, seed=1)
+    report = {}
+    for name, cls in METHODS.items():
+        if name == 'zeroshot': continue
+        seed_everything(1)
+        dls = feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False)
+        m = cls(bb, ds.classnames)
+        before = evaluate(m, dls[2])
+        fit(method_learner(m, dls, quiet=True))
+        report[name] = (before, evaluate(m, dls[2]))
+    assert all(after > before for before, after in report.values()), report
