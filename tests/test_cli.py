@@ -28,3 +28,10 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):
                       (['--shots', '500'], 'has only')):
         out = _medprompt('run', *args, '--out', str(tmp_path/'o'))
         assert out.returncode == 2 and msg in out.stderr and 'Traceback' not in out.stderr, out.stderr
+
+def test_speed_benchmark_runs_and_prints_ratios():
+    "The benchmark script runs on the tiny backbone (its ratios are read, never asserted on)."
+    script = Path(__file__).parents[1]/'benchmarks'/'speed.py'
+    out = subprocess.run([sys.executable, str(script), '--reps', '1'], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count('x faster') == 2 and 'saves' in out.stdout
