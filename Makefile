@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.medprompt-installed
 
 .PHONY: install demo test export clean-nbs docs-prep
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
-	touch $(STAMP)
-
-install: $(STAMP)
+# The stamp is a copy of the pyproject.toml that was installed: reinstall only when its content changes
+# (nbdev-export rewrites the file without changing it, which would defeat an mtime rule).
+install:
+	@if [ -x $(BIN)/python ] && cmp -s pyproject.toml $(STAMP); then echo "$(VENV) is up to date"; else \
+	  set -e; test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/python -m pip install --upgrade pip; \
+	  $(BIN)/python -m pip install -e '.[dev]'; \
+	  cp pyproject.toml $(STAMP); fi
 
 demo: install
 	$(BIN)/medprompt demo
