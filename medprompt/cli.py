@@ -8,7 +8,8 @@ Docs: https://medprompt.github.io/medprompt/cli.html.md"""
 __all__ = ['run_grid', 'parser', 'main']
 
 # %% ../nbs/30_cli.ipynb #038dce25
-import argparse, sys
+import argparse, sys, warnings
+warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)   # fastai's, at import: nothing a user can act on
 from pathlib import Path
 
 from .backbones import BackboneUnavailableError
