@@ -9,14 +9,14 @@ __all__ = ['read_prompt_bank', 'description_features', 'description_scores', 'se
            'BiomedCoOp']
 
 # %% ../../nbs/18_biomedcoop.ipynb #583e1bbd
-import json, warnings
+import warnings
 from pathlib import Path
 
 import torch, torch.nn.functional as F
 from fastcore.basics import store_attr
 
 from ..backbones import Backbone, load_backbone
-from ..data import llm_prompt_bank
+from .zeroshot import class_descriptions
 from ..train import Recipe, clip_logits, register_method
 from .coop import CoOp
 
@@ -27,18 +27,9 @@ def read_prompt_bank(
     n_prompts:int|None=None, # N: use the first N descriptions of every class (None: as many as every class has)
 )->list: # [n_classes][N] descriptions, in class order
     "Every class's descriptions, cut to one common count N so that description index i exists for all classes."
-    if prompt_bank is None: bank = llm_prompt_bank(list(classnames))
-    elif isinstance(prompt_bank, (str, Path)):
-        path = Path(prompt_bank).expanduser()
-        if not path.is_file(): raise FileNotFoundError(f'Prompt bank {path} does not exist; pass a JSON file of {{class name: [descriptions]}}')
-        bank = json.loads(path.read_text(encoding='utf-8'))
-        if isinstance(bank.get('classes'), dict): bank = bank['classes']
-    else: bank = prompt_bank
-    missing = [c for c in classnames if c not in bank]
-    if missing: raise KeyError(f'The prompt bank has no descriptions for classes {missing}; it has {sorted(bank)[:10]}')
-    descs = [list(bank[c]) for c in classnames]
-    bad = [c for c,d in zip(classnames, descs) if not d or not all(isinstance(s, str) and s.strip() for s in d)]
-    if bad: raise ValueError(f'Classes {bad} need a non-empty list of non-empty description strings')
+    descs = class_descriptions(classnames, True if prompt_bank is None else prompt_bank)   # the zero-shot notebook's reader
+    bad = [c for c,d in zip(classnames, descs) if not all(isinstance(s, str) and s.strip() for s in d)]
+    if bad: raise ValueError(f'Classes {bad} need a list of non-empty description strings')
     counts = {c: len(d) for c,d in zip(classnames, descs)}
     n = min(counts.values()) if n_prompts is None else n_prompts
     if n < 1 or n > min(counts.values()):

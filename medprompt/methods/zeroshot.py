@@ -39,7 +39,7 @@ def resolve_templates(
 # %% ../../nbs/10_zeroshot.ipynb #c44aae1a
 def class_descriptions(
     classnames:list[str],
-    descriptions:bool|str|Path|dict=True, # True: the packaged LLM bank; a {class: [sentences]} dict; or a JSON file of one
+    descriptions:bool|str|Path|dict=True, # True: the packaged LLM bank; a {class: [sentences]} dict; or a JSON file of one (optionally under "classes")
 )->list[list[str]]: # the sentences of each class, in class order
     "The LLM-written sentences describing each class, from the packaged bank, a dict or a JSON file."
     if descriptions is True: return list(data.llm_prompt_bank(list(classnames)).values())
@@ -47,9 +47,10 @@ def class_descriptions(
         path = Path(descriptions).expanduser()
         if not path.is_file(): raise FileNotFoundError(f'Descriptions file {path} does not exist')
         descriptions = json.loads(path.read_text(encoding='utf-8'))
+        if isinstance(descriptions, dict) and isinstance(descriptions.get('classes'), dict): descriptions = descriptions['classes']
     if not isinstance(descriptions, dict): raise TypeError(f'descriptions must be True, a dict or a JSON path, not {type(descriptions).__name__}')
     missing = [c for c in classnames if not descriptions.get(c)]
-    if missing: raise KeyError(f'No descriptions for classes {missing}; add a non-empty list of sentences for each')
+    if missing: raise KeyError(f'The prompt bank has no descriptions for classes {missing}; add a non-empty list of sentences for each')
     return [list(descriptions[c]) for c in classnames]
 
 # %% ../../nbs/10_zeroshot.ipynb #88380831
