@@ -21,7 +21,7 @@ from open_clip.hf_model import HFTextEncoder
 from open_clip.transformer import text_global_pool
 from fastcore.basics import store_attr
 
-from .core import cache_dir, seed_everything, save_json_atomic, save_torch_atomic, atomic_write
+from .core import cache_dir, seed_everything, save_json_atomic, save_torch_atomic
 
 # %% ../nbs/01_backbones.ipynb #9f6bb0e4
 class HFTextTower(nn.Module):

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from .core import seed_everything, get_device, atomic_write
 from .backbones import load_backbone, Backbone

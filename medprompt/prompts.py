@@ -9,7 +9,6 @@ __all__ = ['DEFAULT_TEMPLATE', 'fill_template', 'mean_text_features', 'template_
 
 # %% ../nbs/03_prompts.ipynb #824b2d39
 import torch, torch.nn as nn, torch.nn.functional as F
-from fastcore.basics import store_attr
 
 from .backbones import Backbone, load_backbone
 

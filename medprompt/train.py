@@ -7,29 +7,28 @@ Docs: https://medprompt.github.io/medprompt/train.html.md"""
 # %% auto #0
 __all__ = ['METHODS', 'Recipe', 'clip_logits', 'register_method', 'all_methods', 'PromptMethod', 'learned_state', 'save_method',
            'load_method', 'reference_lr', 'WarmupCosine', 'opt_func', 'trainable_params', 'method_learner', 'fit',
-           'predict', 'evaluate']
+           'predict', 'loader_features', 'evaluate']
 
-# %% ../nbs/04_train.ipynb #81387475
-import dataclasses, json, math
+# %% ../nbs/04_train.ipynb #7f834abf
+import dataclasses, math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch, torch.nn as nn, torch.nn.functional as F
-from fastcore.basics import store_attr
 from fastai.learner import Learner
+import fastai.callback.schedule   # adds Learner.fit_one_cycle
 from fastai.callback.core import Callback
 from fastai.optimizer import OptimWrapper
 from fastai.metrics import accuracy
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
 from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
 
-from .core import get_device, save_torch_atomic
+from .core import save_torch_atomic
 from .backbones import Backbone, load_backbone
 
-# %% ../nbs/04_train.ipynb #80564aa1
+# %% ../nbs/04_train.ipynb #fb59a1e5
 @dataclass
 class Recipe:
     "A training recipe; the defaults are the reference protocol (Dassl/CoOp): SGD, cosine, 1 constant warm-up epoch."
@@ -50,7 +49,7 @@ class Recipe:
         if bad: raise ValueError(f'Unknown recipe fields {sorted(bad)}; known: {[f.name for f in dataclasses.fields(self)]}')
         return dataclasses.replace(self, **kw)
 
-# %% ../nbs/04_train.ipynb #fbdb781d
+# %% ../nbs/04_train.ipynb #b0d23f00
 def clip_logits(
     image_features:torch.Tensor, # [B, D] (any scale)
     class_features:torch.Tensor, # [C, D], or [B, C, D] for per-image class features
@@ -61,7 +60,7 @@ def clip_logits(
     sims = img @ cls.t() if cls.dim() == 2 else torch.einsum('bd,bcd->bc', img, cls)
     return logit_scale * sims
 
-# %% ../nbs/04_train.ipynb #0a93c216
+# %% ../nbs/04_train.ipynb #8a8a1e29
 METHODS = {}
 
 def register_method(cls):
@@ -100,7 +99,7 @@ class PromptMethod(nn.Module):
     @property
     def logit_scale(self): return self.backbone.logit_scale.float()
 
-# %% ../nbs/04_train.ipynb #9a48d48a
+# %% ../nbs/04_train.ipynb #05c8824b
 def learned_state(method:PromptMethod)->dict:
     "The method's parameters and persistent buffers, without the (frozen, separately loaded) backbone."
     return {k: v.detach().cpu() for k,v in method.state_dict().items() if 'backbone' not in k.split('.')}
@@ -135,7 +134,7 @@ def load_method(
     if missing or unexpected: raise ValueError(f'{path} does not fit {ckpt["method"]}: missing {missing}, unexpected {unexpected}')
     return method
 
-# %% ../nbs/04_train.ipynb #ebd784a7
+# %% ../nbs/04_train.ipynb #29db324b
 def reference_lr(epoch:int, r:Recipe)->float:
     "Learning rate of epoch `epoch` (0-based) under the reference constant-warm-up + cosine schedule."
     if epoch < r.warmup_epochs: return r.warmup_lr
@@ -147,7 +146,7 @@ class WarmupCosine(Callback):
     def __init__(self, recipe:Recipe): self.recipe = recipe
     def before_epoch(self): self.opt.set_hyper('lr', reference_lr(self.epoch, self.recipe))
 
-# %% ../nbs/04_train.ipynb #7e14f61f
+# %% ../nbs/04_train.ipynb #533be34b
 def opt_func(recipe:Recipe):
     "The recipe's torch optimiser wrapped for fastai: SGD with momentum and L2 decay, or AdamW."
     if recipe.optimizer == 'sgd': opt = partial(torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.wd)
@@ -190,7 +189,7 @@ def fit(learn:Learner, epochs:int|None=None):
     else: raise ValueError(f"schedule must be 'cosine' or 'one_cycle', not {r.schedule!r}")
     return learn
 
-# %% ../nbs/04_train.ipynb #2ae7ec61
+# %% ../nbs/04_train.ipynb #5d7bbe75
 @torch.no_grad()
 def predict(method:PromptMethod, dl, device=None)->tuple[torch.Tensor, torch.Tensor]:
     "Logits and labels of `method` over a DataLoader of (images or features, labels)."
@@ -200,6 +199,19 @@ def predict(method:PromptMethod, dl, device=None)->tuple[torch.Tensor, torch.Ten
     for xb, yb in dl:
         logits.append(method(xb.to(device)).float().cpu()); ys.append(yb.cpu())
     return torch.cat(logits), torch.cat(ys)
+
+@torch.no_grad()
+def loader_features(
+    method:PromptMethod, # gives the image tower (or passes cached features through)
+    dl, # batches of (images or cached features, labels)
+)->tuple[torch.Tensor, torch.Tensor]: # (L2-normalised features [N, D], labels [N]) on the backbone's device
+    "All of `dl`'s image features, L2-normalised, with their labels: the full batch a probe or a search works on."
+    dev = method.backbone.device
+    fs, ys = [], []
+    for xb, yb in dl:
+        fs.append(F.normalize(method.image_features(xb.to(dev)), dim=-1)); ys.append(yb.to(dev))
+    if not fs: return torch.zeros(0, method.backbone.embed_dim, device=dev), torch.zeros(0, dtype=torch.long, device=dev)
+    return torch.cat(fs), torch.cat(ys)
 
 def evaluate(method:PromptMethod, dl, device=None)->float:
     "Top-1 accuracy (in %) of `method` on `dl`."

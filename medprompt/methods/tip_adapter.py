@@ -7,17 +7,17 @@ Docs: https://medprompt.github.io/medprompt/tip_adapter.html.md"""
 # %% auto #0
 __all__ = ['cache_logits', 'search_grid', 'search_alpha_beta', 'training_features', 'TipAdapter', 'SearchAfterFit', 'TipAdapterF']
 
-# %% ../../nbs/17_tip_adapter.ipynb #a5a0727b
+# %% ../../nbs/17_tip_adapter.ipynb #26053c2a
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastai.callback.core import Callback
 from fastcore.basics import patch
 
 from ..backbones import Backbone, load_backbone
 from ..prompts import DEFAULT_TEMPLATE, template_features
-from ..train import PromptMethod, Recipe, clip_logits, register_method
+from ..train import PromptMethod, Recipe, clip_logits, register_method, loader_features
 from ..data import encode_items
 
-# %% ../../nbs/17_tip_adapter.ipynb #c119d51b
+# %% ../../nbs/17_tip_adapter.ipynb #0203b02d
 def cache_logits(
     affinity:torch.Tensor, # [B, NK] cosine similarities f·F_train^T
     values:torch.Tensor, # [NK, C] one-hot labels L_train
@@ -26,7 +26,7 @@ def cache_logits(
     "Tip-Adapter's cache vote $\\exp(-\\beta(1 - f F^\\top)) L$: labels of the shots, weighted by affinity."
     return torch.exp(-beta * (1 - affinity)) @ values
 
-# %% ../../nbs/17_tip_adapter.ipynb #f2f13de9
+# %% ../../nbs/17_tip_adapter.ipynb #75e3fa23
 def search_grid(
     scale:float, # grid end (exclusive)
     steps:int, # number of values
@@ -51,7 +51,7 @@ def search_alpha_beta(
     i = int(accs.flatten().argmax())
     return betas[i // len(alphas)].item(), alphas[i % len(alphas)].item(), 100 * accs.flatten()[i].item()
 
-# %% ../../nbs/17_tip_adapter.ipynb #7d907266
+# %% ../../nbs/17_tip_adapter.ipynb #48da4978
 @torch.no_grad()
 def training_features(
     method:PromptMethod, # gives the backbone and the image-feature path
@@ -65,7 +65,7 @@ def training_features(
     feats = torch.cat([method.image_features(torch.stack(xs[i:i+64]).to(dev)).cpu() for i in range(0, len(xs), 64)])
     return feats[:, None], torch.as_tensor([int(y) for y in ys])
 
-# %% ../../nbs/17_tip_adapter.ipynb #e96f8502
+# %% ../../nbs/17_tip_adapter.ipynb #a8954d83
 @register_method
 class TipAdapter(PromptMethod):
     "Tip-Adapter: zero-shot CLIP plus a key-value cache of the few-shot training features (training-free)."
@@ -113,7 +113,7 @@ class TipAdapter(PromptMethod):
         zs = clip_logits(f, self.text_features, self.logit_scale)
         return zs + self.alpha * cache_logits(self.affinity(f), self.cache_values, self.beta)
 
-# %% ../../nbs/17_tip_adapter.ipynb #28a1a414
+# %% ../../nbs/17_tip_adapter.ipynb #e3893b61
 @patch
 @torch.no_grad()
 def build_cache(self:TipAdapter, dset):
@@ -127,9 +127,7 @@ def build_cache(self:TipAdapter, dset):
 @torch.no_grad()
 def search_hparams(self:TipAdapter, dl)->float:
     "Set (α, β) to the best pair of the search grid on `dl`; returns that validation accuracy (%)."
-    fs, ys = [], []
-    for xb, yb in dl: fs.append(F.normalize(self.image_features(xb.to(self.alpha.device)), dim=-1)); ys.append(yb)
-    f, y = torch.cat(fs), torch.cat(ys).to(self.alpha.device)
+    f, y = loader_features(self, dl)
     zs = clip_logits(f, self.text_features, self.logit_scale)
     betas, alphas = (search_grid(s, n).to(f.device) for s, n in zip(self.search_scale, self.search_step))
     beta, alpha, acc = search_alpha_beta(zs, self.affinity(f), self.cache_values, y, betas, alphas)
@@ -142,7 +140,7 @@ def prepare(self:TipAdapter, dls):
     self.build_cache(dls.train.dataset)
     if self.search: self.search_hparams(dls.valid)
 
-# %% ../../nbs/17_tip_adapter.ipynb #edfe2039
+# %% ../../nbs/17_tip_adapter.ipynb #948e828d
 class SearchAfterFit(Callback):
     "Re-run Tip-Adapter's (α, β) search on the validation split once training ends."
     def after_fit(self):
