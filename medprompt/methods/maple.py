@@ -10,9 +10,9 @@ __all__ = ['MaPLe']
 # %% ../../nbs/19a_maple.ipynb #6afb5766
 import contextlib, copy
 
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 
-from ..backbones import Backbone, load_backbone
+from ..backbones import Backbone
 from ..prompts import ContextPrompt
 from ..train import PromptMethod, Recipe, clip_logits, register_method
 

@@ -8,9 +8,9 @@ Docs: https://medprompt.github.io/medprompt/vpt.html.md"""
 __all__ = ['VPT']
 
 # %% ../../nbs/19_vpt.ipynb #7597d8c4
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 
-from ..backbones import Backbone, load_backbone
+from ..backbones import Backbone
 from ..prompts import DEFAULT_TEMPLATE, template_features
 from ..train import PromptMethod, Recipe, clip_logits, register_method
 
