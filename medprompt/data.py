@@ -481,10 +481,15 @@ class _Views(torch.utils.data.Dataset):
     "Item `i // n`, view `i % n`: the eval transform when `views` is 0, else augmented view `i % n`."
     def __init__(self, items, views, eval_tfm, train_tfm, seed):
         self.items, self.views, self.n, self.eval_tfm, self.train_tfm, self.seed = items, views, max(views, 1), eval_tfm, train_tfm, seed
+        self._last = (None, None)
     def __len__(self): return len(self.items)*self.n
+    def _image(self, p):
+        "The decoded image at `p`, decoded once for all its views (they are consecutive indices)."
+        if self._last[0] != p: self._last = (p, load_image(p))
+        return self._last[1]
     def __getitem__(self, i):
         (p, _), v = self.items[i//self.n], i % self.n
-        img = load_image(p)
+        img = self._image(p)
         return self.eval_tfm(img) if self.views == 0 else augmented_view(img, self.train_tfm, view_seed(self.seed, p, v))
 
 @torch.no_grad()
