@@ -1,4 +1,4 @@
-"""One few-shot run from names to a result row, and tidy tables of mean ± std over seeds.
+"""One few-shot or base-to-novel run from names to a result row, with the reference settings of its dataset; tidy tables of mean ± std over seeds, and of base, novel and harmonic mean.
 
 Docs: https://medprompt.github.io/medprompt/experiment.html.md"""
 
