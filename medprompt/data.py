@@ -562,11 +562,11 @@ class FeatureItems(torch.utils.data.Dataset):
     def __getitem__(self, i): return self.feats[i, self.epoch % self.feats.shape[1]], self.labels[i]
 
 class EpochViews(Callback):
-    "Before each training epoch, point a `FeatureItems` training set at that epoch's augmented view."
+    "Before each training epoch, tell a training set that has an `epoch` (e.g. `FeatureItems`) which epoch it serves."
     order = -10
     def before_epoch(self):
         dset = getattr(self.dls.train, 'dataset', None)
-        if isinstance(dset, FeatureItems): dset.epoch = self.epoch
+        if hasattr(dset, 'epoch'): dset.epoch = self.epoch
 
 def feature_dataloaders(
     ds:MedDataset, # the (usually few-shot) dataset
