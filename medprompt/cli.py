@@ -36,11 +36,10 @@ def dataset_names()->list[str]:
     return [e.args[0].value for e in reg.generators[0].iter.elts]
 
 # %% ../nbs/30_cli.ipynb #4f346ade
-def _results_folder(out)->Path:
-    "The results folder `out`, created; a file of that name is an error before any work."
+def _check_out(out)->Path:
+    "The results folder `out`; a file of that name is an error before any work."
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir(): raise FileExistsError(f'{out} is a file, not a results folder: choose another --out or move the file')
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 def _check_grid(methods, known, shots, seeds):
@@ -77,11 +76,12 @@ def run_grid(
     **kwargs, # passed to `run_experiment` (root, epochs, lr, bs, views, subset, settings, precision, device, quiet, ...)
 ):
     "Run methods × shots × seeds into `out`, skipping the runs it already holds; rewrite the tables after each run; return the summary."
-    out = _results_folder(out)
+    out = _check_out(out)
     from medprompt.train import all_methods
     from medprompt.experiment import run_experiment, run_settings, run_id, write_run, read_runs, write_results
     _check_grid(methods, all_methods(), shots, seeds)
     _check_device(kwargs.get('device'))
+    out.mkdir(parents=True, exist_ok=True)
     kwargs = dict(quiet=len(methods) > 1, encode_progress=True) | kwargs
     grid = [(m, k, s) for k in shots for m in methods for s in seeds]
     ids = [run_id(run_settings(method=m, dataset=dataset, backbone=backbone, shots=k, seed=s, **kwargs)) for m,k,s in grid]
