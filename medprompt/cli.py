@@ -81,6 +81,8 @@ def run_grid(
     from medprompt.experiment import run_experiment, run_settings, run_id, write_run, read_runs, write_results
     _check_grid(methods, all_methods(), shots, seeds)
     _check_device(kwargs.get('device'))
+    from medprompt.data import load_dataset, fewshot_dataset
+    fewshot_dataset(load_dataset(dataset, root=kwargs.get('root')), max(shots), seeds[0])   # data errors (K too large, ...) before any run
     out.mkdir(parents=True, exist_ok=True)
     kwargs = dict(quiet=len(methods) > 1, encode_progress=True) | kwargs
     grid = [(m, k, s) for k in shots for m in methods for s in seeds]

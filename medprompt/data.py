@@ -295,7 +295,8 @@ def _class_folders(folder:Path)->list:
 def _check_trained(names:list, split:dict, where):
     "Every class needs a training image: name those without one, with how many images they have in all."
     n = {s: pd.Series([l for _,l in items], dtype=int).value_counts() for s,items in split.items()}
-    bad = [f'{c!r} ({sum(int(v.get(i, 0)) for v in n.values())} images in all)' for i,c in enumerate(names) if not n['train'].get(i, 0)]
+    total = lambda i: sum(int(v.get(i, 0)) for v in n.values())
+    bad = [f'{c!r} ({total(i)} image{"" if total(i) == 1 else "s"} in all)' for i,c in enumerate(names) if not n['train'].get(i, 0)]
     if bad: raise ValueError(f'Classes {", ".join(bad)} in {where} get no training image. A class needs at least 2 images '
                              f'when medprompt splits it 50/20/30, or images in train/ (train rows of a CSV); add images or drop the class')
 
@@ -461,7 +462,11 @@ def image_error(
     st = os.stat(path)
     return _decode_error(str(path), st.st_mtime_ns, st.st_size)
 
+_warned_unreadable = set()
 def _warn_unreadable(bad:list, where:str):
+    "One warning naming the unreadable images of `bad` not warned about before in this process."
+    bad = [(p, why) for p,why in bad if str(p) not in _warned_unreadable]
+    _warned_unreadable.update(str(p) for p,_ in bad)
     if bad: warnings.warn(f'Skipped {len(bad)} unreadable images of {where}: ' + '; '.join(f'{p} ({why})' for p,why in bad[:3])
                           + (' ...' if len(bad) > 3 else '') + '. Replace or remove them to silence this warning')
 

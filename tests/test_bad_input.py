@@ -94,7 +94,7 @@ def test_class_folder_of_only_unreadable_images(tmp_path, capsys, no_work):
 def test_class_with_a_single_image(tmp_path, capsys, no_work):
     data = _images(tmp_path/'data', {'a': 5, 'b': 1})
     rc, _, err = _run(capsys, '--dataset', str(data), '--shots', '1', '--out', str(tmp_path/'o'))
-    _one_error(rc, err, "Classes 'b' (1 images in all)", 'no training image')
+    _one_error(rc, err, "Classes 'b' (1 image in all)", 'no training image')
 
 def test_single_class_dataset(tmp_path, capsys, no_work):
     data = _images(tmp_path/'data', {'a': 5})
@@ -229,6 +229,11 @@ def test_negative_shots(tmp_path, capsys, no_work):
     rc, _, err = _run(capsys, '--shots', '-2', '--out', str(tmp_path/'o'))
     _one_error(rc, err, '-2 shots asked for')
     assert not (tmp_path/'o').exists()   # nothing written
+
+def test_too_many_shots_later_in_the_grid_fails_before_the_first_run(tmp_path, capsys, no_work):
+    rc, out, err = _run(capsys, '--shots', '1,500', '--out', str(tmp_path/'o'))
+    _one_error(rc, err, '500 shots asked for', 'has only 29 images')
+    assert '[1/' not in out and not (tmp_path/'o').exists()
 
 def test_shots_not_a_number(tmp_path, capsys, no_work):
     rc, _, err = _run(capsys, '--shots', '4,eight', '--out', str(tmp_path/'o'))
