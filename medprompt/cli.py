@@ -49,6 +49,7 @@ def _check_grid(methods, known, shots, seeds):
     if not methods or not shots or not seeds: raise ValueError('The grid is empty: give at least one method, one shots value and one seed')
     neg = [k for k in shots if k < 0]
     if neg: raise ValueError(f'{neg[0]} shots asked for: give 0 (every training image) or a positive number of shots per class')
+    if min(seeds) < 0: raise ValueError(f'Seeds are whole numbers from 0, not {min(seeds)}')
 
 def _check_device(device):
     "A device that exists here, or an error naming it."
@@ -178,8 +179,15 @@ def _one_line_warnings():
     try: yield
     finally: warnings.showwarning = show
 
+def _check_numbers(args):
+    "Recipe options out of range are errors before any work."
+    for opt, v, low in (('--epochs', args.epochs, 0), ('--bs', args.bs, 1), ('--views', args.views, 1)):
+        if v is not None and v < low: raise ValueError(f'{opt} must be at least {low}, not {v}')
+    if args.lr is not None and not args.lr > 0: raise ValueError(f'--lr must be positive, not {args.lr}')
+
 def _grid(args)->dict:
     "`run_grid`'s arguments from the command line, checked."
+    _check_numbers(args)
     return dict(methods=method_names() if args.methods == 'all' else [m.strip() for m in args.methods.split(',') if m.strip()],
                 dataset=args.dataset, backbone=args.backbone, shots=_ints(args.shots, '--shots'), seeds=_ints(args.seeds, '--seeds'),
                 out=args.out, save_checkpoints=args.save, root=args.root, subset=args.subset, epochs=args.epochs, lr=args.lr,

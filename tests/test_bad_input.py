@@ -239,6 +239,13 @@ def test_shots_not_a_number(tmp_path, capsys, no_work):
     rc, _, err = _run(capsys, '--shots', '4,eight', '--out', str(tmp_path/'o'))
     _one_error(rc, err, "--shots takes comma-separated whole numbers", "'4,eight'")
 
+@pytest.mark.parametrize('argv, msg', [(['--epochs', '-1'], '--epochs must be at least 0'), (['--bs', '0'], '--bs must be at least 1'),
+                                       (['--views', '0'], '--views must be at least 1'), (['--lr', '-0.1'], '--lr must be positive'),
+                                       (['--seeds', '-1'], 'Seeds are whole numbers from 0')])
+def test_numbers_out_of_range(argv, msg, tmp_path, capsys, no_work):
+    rc, _, err = _run(capsys, *argv, '--out', str(tmp_path/'o'))
+    _one_error(rc, err, msg)
+
 def test_out_naming_an_existing_file(tmp_path, capsys, no_work):
     (tmp_path/'results.csv').write_text('keep me')
     rc, _, err = _run(capsys, '--out', str(tmp_path/'results.csv'))
