@@ -19,14 +19,18 @@ _PKG = Path(medprompt.__file__).parent
 
 def _is_register(d)->bool: return getattr(d, 'id', getattr(d, 'attr', None)) == 'register_method'
 
+def _sets_name(a)->bool:
+    "Whether statement `a` is `name = '...'` or `name: str = '...'`."
+    targets = a.targets if isinstance(a, ast.Assign) else [a.target] if isinstance(a, ast.AnnAssign) else []
+    return any(getattr(t, 'id', None) == 'name' for t in targets) and isinstance(a.value, ast.Constant)
+
 def method_names()->list[str]:
     "The registered methods' names, read from `medprompt/methods/*.py` without importing them."
     names = []
     for f in sorted((_PKG/'methods').glob('*.py')):
         for c in ast.walk(ast.parse(f.read_text(encoding='utf-8'))):
             if isinstance(c, ast.ClassDef) and any(map(_is_register, c.decorator_list)):
-                names += [a.value.value for a in c.body if isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant)
-                          and any(getattr(t, 'id', None) == 'name' for t in a.targets)]
+                names += [a.value.value for a in c.body if _sets_name(a)]
     return sorted(n for n in names if not n.startswith('_'))
 
 def dataset_names()->list[str]:
