@@ -9,7 +9,7 @@ METHODS = all_methods()
 
 def test_the_issue_methods_are_all_registered():
     for name in ('zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
-                 'tip_adapter', 'tip_adapter_f', 'biomedcoop'):
+                 'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'biomed_dpt'):
         assert name in METHODS, f'{name} is not registered'
 
 @pytest.fixture(scope='module')
@@ -55,7 +55,8 @@ def test_every_trainable_method_beats_its_start_with_its_reference_recipe():
     for name, cls in METHODS.items():
         if name == 'zeroshot': continue
         seed_everything(1)
-        dls = feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False)
+        dls = (feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False) if cls.uses_image_features
+               else image_dataloaders(ds, bb, bs=cls.recipe.bs, num_workers=0))
         m = cls(bb, ds.classnames)
         before = evaluate(m, dls[2])
         fit(method_learner(m, dls, quiet=True))
