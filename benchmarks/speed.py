@@ -115,13 +115,16 @@ def image_space(bb:Backbone, bs:int, reps:int):
         return step
 
     def measure(fn):
-        t = timeit(fn, reps, warmup=1)
-        return bs / t, peak_memory_mib(fn)
+        "Images/s of a step (median of `reps` after one warm-up) and the peak memory over those steps."
+        t = []
+        peak = peak_memory_mib(lambda: t.append(timeit(fn, reps, warmup=1)))
+        return bs / t[0], peak
     mem = lambda v: 'n/a' if v is None else f'{v:.1f} MiB'
-    (ours_ips, ours_mem), (ref_ips, ref_mem), (naive_ips, naive_mem) = measure(ours), measure(reference(False)), measure(reference(True))
+    (ours_ips, ours_mem), (ref_ips, ref_mem) = measure(ours), measure(reference(False))
     print(f'Biomed-DPT step, batch {bs}, {len(info.classnames)} classes ({"fp16 autocast" if bb.device.type == "cuda" else "fp32"}): '
           f'ours {ours_ips:.1f} images/s, peak {mem(ours_mem)}; reference-style (prompts at full context '
-          f'{bb.text.context_length}, fp32) {ref_ips:.1f} images/s, peak {mem(ref_mem)}: {ours_ips/ref_ips:.1f}x the images/s')
+          f'{bb.text.context_length}, fp32) {ref_ips:.1f} images/s, peak {mem(ref_mem)}: {ours_ips/ref_ips:.1f}x the images/s', flush=True)
+    naive_ips, naive_mem = measure(reference(True))
     print(f'  ... against a step that also re-encodes the teacher\'s {desc_ids.shape[0]} descriptions at full context: '
           f'{naive_ips:.2f} images/s, peak {mem(naive_mem)}: {ours_ips/naive_ips:.1f}x the images/s')
 
