@@ -18,6 +18,7 @@ Ratios, not absolute times, are the result: they are what the design promises.
 import argparse, ctypes, tempfile, threading, time
 from pathlib import Path
 import open_clip, torch, torch.nn.functional as F
+from transformers import BertConfig
 from medprompt.backbones import Backbone, load_backbone, _tiny_config, _write_tiny_tokenizer, _resolve_text_cfg, _quiet_logs, TINY_TEXT_NAME
 from medprompt.core import save_json_atomic
 from medprompt.data import load_dataset, llm_prompt_bank, DATASETS
@@ -60,13 +61,15 @@ def peak_memory_mib(fn)->float|None:
 
 def biomedclip_sized(device='cpu')->Backbone:
     "BiomedCLIP's architecture (ViT-B/16 timm trunk, BERT-base text tower at context 256, MLP projection) with random weights."
-    folder = Path(tempfile.mkdtemp(prefix='biomedclip-sized-'))
+    with tempfile.TemporaryDirectory(prefix='biomedclip-sized-') as d: return _random_backbone(Path(d), device)
+
+def _random_backbone(folder:Path, device)->Backbone:
+    "Write the BiomedCLIP-sized config and tokenizer into `folder` and build the model from them, with random weights."
     cfg = _tiny_config('hf')
     cfg['model_cfg']['embed_dim'] = 512
     cfg['model_cfg']['vision_cfg']['timm_model_name'] = 'vit_base_patch16_224'
     save_json_atomic(cfg, folder/'open_clip_config.json')
     _write_tiny_tokenizer(folder)                       # the tiny WordPiece vocabulary; the model below is BERT-base
-    from transformers import BertConfig
     BertConfig(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                max_position_embeddings=512, pad_token_id=0).save_pretrained(folder/TINY_TEXT_NAME.split('/')[-1])
     text_cfg = _resolve_text_cfg(cfg['model_cfg']['text_cfg'], folder)
