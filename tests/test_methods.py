@@ -10,7 +10,7 @@ METHODS = all_methods()
 
 def test_the_issue_methods_are_all_registered():
     for name in ('zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
-                 'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'vpt', 'maple'):
+                 'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'vpt', 'maple', 'biomed_dpt'):
         assert name in METHODS, f'{name} is not registered'
 
 @pytest.fixture(scope='module')
