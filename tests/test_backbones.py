@@ -2,6 +2,7 @@
 import os, subprocess, sys, textwrap
 import torch
 from medprompt.backbones import load_backbone, save_tiny_backbone, BIOMEDCLIP_HUB_ID
+from medprompt.core import assert_close_rel
 from medprompt.prompts import ContextPrompt, fill_template
 
 
@@ -41,4 +42,4 @@ def test_context_prompt_anchor_on_both_towers():
         bb = load_backbone(spec)
         classes = ['benign lesion', 'malignant tumour', 'normal tissue', 'cyst']
         ref = bb.encode_text(bb.tokenize(fill_template('a photo of a {}.', classes)))
-        torch.testing.assert_close(ContextPrompt(bb, classes)(), ref, atol=1e-5, rtol=1e-4)
+        assert_close_rel(ContextPrompt(bb, classes)(), ref, msg=spec)

@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 n_nbs=$(find nbs -maxdepth 1 -name '[0-9]*.ipynb' | wc -l)
 if [ "$n_nbs" -eq 0 ]; then echo "run_tests: no notebooks found under nbs/" >&2; exit 1; fi
 echo "== nbdev-test over $n_nbs notebooks"
-# one torch thread per notebook process: two workers with two threads each on two cores run many times slower
-OMP_NUM_THREADS=1 nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing
+# one torch thread per notebook process by default: two workers with two threads each on two cores run many
+# times slower. MEDPROMPT_TEST_THREADS=4 runs notebooks and pytest with 4 threads (the suite must pass either way).
+OMP_NUM_THREADS="${MEDPROMPT_TEST_THREADS:-1}" nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing
 
 echo "== pytest"
+if [ -n "${MEDPROMPT_TEST_THREADS:-}" ]; then export OMP_NUM_THREADS="$MEDPROMPT_TEST_THREADS"; fi
 set +e
 python -m pytest tests
 rc=$?
