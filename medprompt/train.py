@@ -12,7 +12,7 @@ __all__ = ['METHODS', 'CHECKPOINT_KEYS', 'Recipe', 'clip_logits', 'register_meth
            'give_vocab', 'MethodLearner', 'method_learner', 'fit', 'loader_logits', 'loader_features', 'evaluate']
 
 # %% ../nbs/04_train.ipynb #7f834abf
-import dataclasses, math, pickle, zipfile
+import dataclasses, math, pickle, weakref, zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -220,16 +220,15 @@ class MethodLoss:
 
 # %% ../nbs/04_train.ipynb #9e3000f7
 class PrepareMethod(Callback):
-    "Run the method's `prepare(dls)` before the learner's first fit; stop the fit there for training-free methods."
+    "Run the method's `prepare(dls)` before its first fit on these data; stop the fit there for training-free methods."
     order = -5   # after TrainEvalCallback moved the model to the data's device, before mixed precision and the schedules
-    def __init__(self): self.prepared = False
 
     def before_fit(self):
         if not getattr(self.learn, 'fitting', False): return   # fastai also sends before_fit from get_preds / validate
-        if not self.prepared:
+        if getattr(self.model, '_prepared_on', lambda: None)() is not self.dls:
             before = [id(p) for p in trainable_params(self.model)]
             self.model.prepare(self.dls)
-            self.prepared = True
+            self.model._prepared_on = weakref.ref(self.dls)   # a learner (or an inner one, as Tip-Adapter-F's search) on the same data skips it
             if [id(p) for p in trainable_params(self.model)] != before: self._rebuild_opt()
         if not trainable_params(self.model): raise CancelFitException()   # training-free: prepare was all of it
 
