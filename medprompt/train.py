@@ -219,16 +219,18 @@ class MethodLoss:
     def decodes(self, probs): return probs.argmax(dim=-1)
 
 # %% ../nbs/04_train.ipynb #9e3000f7
+_PREPARED_ON = weakref.WeakKeyDictionary()   # method -> weak reference to the DataLoaders it was prepared on (kept off the model, which stays picklable)
+
 class PrepareMethod(Callback):
     "Run the method's `prepare(dls)` before its first fit on these data; stop the fit there for training-free methods."
     order = -5   # after TrainEvalCallback moved the model to the data's device, before mixed precision and the schedules
 
     def before_fit(self):
         if not getattr(self.learn, 'fitting', False): return   # fastai also sends before_fit from get_preds / validate
-        if getattr(self.model, '_prepared_on', lambda: None)() is not self.dls:
+        if _PREPARED_ON.get(self.model, lambda: None)() is not self.dls:
             before = [id(p) for p in trainable_params(self.model)]
             self.model.prepare(self.dls)
-            self.model._prepared_on = weakref.ref(self.dls)   # a learner (or an inner one, as Tip-Adapter-F's search) on the same data skips it
+            _PREPARED_ON[self.model] = weakref.ref(self.dls)   # a learner (or an inner one, as Tip-Adapter-F's search) on the same data skips it
             if [id(p) for p in trainable_params(self.model)] != before: self._rebuild_opt()
         if not trainable_params(self.model): raise CancelFitException()   # training-free: prepare was all of it
 
@@ -292,6 +294,7 @@ def give_vocab(dls:DataLoaders, classnames:list[str]):
 
 class MethodLearner(Learner):
     "A fastai `Learner` over a `PromptMethod`; `predict` and `show_results` work on images without fastai's `Datasets`."
+    fitting = False   # True while `fit` runs: callbacks tell training from inference (both send `before_fit`)
     def fit(self, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
         "fastai's `fit`, flagged as training so that `PrepareMethod` tells it from inference (which also sends `before_fit`)."
         self.fitting = True
