@@ -7,9 +7,10 @@ Docs: https://medprompt.github.io/medprompt/data.html.md"""
 # %% auto #0
 __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'IMAGE_EXTS', 'FEATURE_CACHE_VERSION', 'DatasetInfo',
            'read_split', 'llm_prompt_bank', 'templates', 'ImageLoadError', 'to_rgb', 'load_image', 'MedDataset',
-           'from_folder', 'from_csv', 'from_split_file', 'load_dataset', 'few_shot', 'fewshot_dataset', 'base_novel',
-           'train_transform', 'ImageItems', 'image_dataloaders', 'encode_items', 'feature_cache_path',
-           'cached_features', 'FeatureItems', 'feature_dataloaders']
+           'from_folder', 'from_csv', 'from_split_file', 'load_dataset', 'image_error', 'drop_unreadable', 'few_shot',
+           'fewshot_dataset', 'base_novel', 'train_transform', 'ImageItems', 'image_dataloaders', 'view_seed',
+           'augmented_view', 'encode_items', 'feature_cache_path', 'cached_features', 'FeatureItems', 'EpochViews',
+           'feature_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1eb43819
 import dataclasses, functools, gzip, importlib.resources, json, math, os, re, warnings
@@ -23,6 +24,7 @@ import torchvision.transforms as T
 from PIL import Image
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from fastai.callback.core import Callback
 from fastprogress.fastprogress import progress_bar
 
 from .core import cache_dir, stable_hash, save_torch_atomic
@@ -203,6 +205,17 @@ class MedDataset:
 def _norm(s)->str: return re.sub(r'[\s_\-]+', ' ', str(s)).strip().lower()
 def _pretty(s)->str: return re.sub(r'[\s_]+', ' ', str(s)).strip()
 
+def _own_classes(uniq:list, where)->tuple:
+    "Class names from raw labels alone: labels that differ only in case, spaces, `-` or `_` are one class (with a warning)."
+    names, keys = [], {}
+    for r in uniq:
+        if _norm(r) not in keys: keys[_norm(r)] = len(names); names.append(_pretty(r))
+    lookup = {r: keys[_norm(r)] for r in uniq}
+    merged = [[r for r in uniq if lookup[r] == i] for i in range(len(names))]
+    merged = [' / '.join(map(repr, m)) for m in merged if len(m) > 1]
+    if merged: warnings.warn(f'Labels {"; ".join(merged)} in {where} differ only in case, spaces, "-" or "_": each group is taken as one class')
+    return names, lookup
+
 def _class_index(
     raw:list, # raw labels (folder names or CSV labels), one per image
     classnames:list|dict|None=None, # see above
@@ -210,7 +223,7 @@ def _class_index(
 )->tuple:     # (class names, {raw label: class index})
     "Class names, and the class index of every raw label."
     uniq = sorted(set(map(str, raw)))
-    if classnames is None: names, lookup = [_pretty(r) for r in uniq], {r: i for i,r in enumerate(uniq)}
+    if classnames is None: names, lookup = _own_classes(uniq, where)
     else:
         if isinstance(classnames, dict):
             names = list(dict.fromkeys(classnames.values()))
@@ -224,6 +237,7 @@ def _class_index(
                                  f'fix the labels, or pass classnames= a list or a {{label: class name}} dict that covers them')
     empty = [n for i,n in enumerate(names) if i not in lookup.values()]
     if empty: raise ValueError(f'Classes {empty} have no images in {where}; remove them from classnames or add their images')
+    if len(names) < 2: raise ValueError(f'{where} holds a single class {names}: a classifier needs images of at least 2 classes')
     return names, lookup
 
 # %% ../nbs/02_data.ipynb #bd12348f
@@ -250,23 +264,43 @@ def _split_by_class(
     return parts
 
 # %% ../nbs/02_data.ipynb #ebb759e3
-def _images_in(folder:Path)->list:
-    "Image files below `folder` (any depth), sorted, hidden files and folders skipped."
-    return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTS and p.is_file()
-                  and not any(s.startswith('.') for s in p.relative_to(folder).parts))
+_JUNK = {'__MACOSX', 'Thumbs.db', 'desktop.ini'}   # what zip tools and file browsers leave beside the images
 
-def _subdirs(folder:Path)->list: return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith('.'))
+def _hidden(name:str)->bool: return name.startswith('.') or name in _JUNK
+
+def _files_in(folder:Path)->tuple:
+    "(image files, other files) below `folder` (any depth), sorted; hidden files and folders skipped."
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and not any(_hidden(s) for s in p.relative_to(folder).parts))
+    return [p for p in files if p.suffix.lower() in IMAGE_EXTS], [p for p in files if p.suffix.lower() not in IMAGE_EXTS]
+
+def _subdirs(folder:Path)->list: return sorted(d for d in folder.iterdir() if d.is_dir() and not _hidden(d.name))
+
+def _warn_ignored(others:list, where):
+    "One warning for the files of a dataset folder that are skipped because their extension is not an image's."
+    if not others: return
+    exts = pd.Series([p.suffix.lower() or '(none)' for p in others]).value_counts()
+    warnings.warn(f'Ignored {len(others)} files in {where} that are not images ({", ".join(f"{e} x{n}" for e,n in exts.items())}), '
+                  f'e.g. {others[0]}; images are {" ".join(sorted(IMAGE_EXTS))}')
 
 def _class_folders(folder:Path)->list:
     "(image, class folder name) for every image in the class folders of `folder`; empty class folders are an error."
     dirs = _subdirs(folder)
     if not dirs: raise FileNotFoundError(f'{folder} has no class sub-folders: put the images of each class in a folder named after it')
-    out = []
+    out, others = [], []
     for d in dirs:
-        imgs = _images_in(d)
+        imgs, other = _files_in(d)
         if not imgs: raise ValueError(f'Class folder {d} holds no images ({", ".join(sorted(IMAGE_EXTS))}); add images or remove the folder')
-        out += [(p, d.name) for p in imgs]
+        out += [(p, d.name) for p in imgs]; others += other
+    _warn_ignored(others, folder)
     return out
+
+def _check_trained(names:list, split:dict, where):
+    "Every class needs a training image: name those without one, with how many images they have in all."
+    n = {s: pd.Series([l for _,l in items], dtype=int).value_counts() for s,items in split.items()}
+    total = lambda i: sum(int(v.get(i, 0)) for v in n.values())
+    bad = [f'{c!r} ({total(i)} image{"" if total(i) == 1 else "s"} in all)' for i,c in enumerate(names) if not n['train'].get(i, 0)]
+    if bad: raise ValueError(f'Classes {", ".join(bad)} in {where} get no training image. A class needs at least 2 images '
+                             f'when medprompt splits it 50/20/30, or images in train/ (train rows of a CSV); add images or drop the class')
 
 def from_folder(
     folder:str|Path, # a folder of class folders, optionally inside train/ val/ test/
@@ -292,6 +326,7 @@ def from_folder(
         raw = _class_folders(folder)
         names, lookup = _class_index([c for _,c in raw], classnames, where=folder)
         split = dict(zip(('train', 'val', 'test'), _split_by_class([(p, lookup[c]) for p,c in raw], (.5, .2, .3), split_seed)))
+    _check_trained(names, split, folder)
     return MedDataset(name or folder.name, names, split['train'], split['val'], split['test'], root=folder)
 
 # %% ../nbs/02_data.ipynb #98ab139d
@@ -302,6 +337,32 @@ def _check_exist(paths:list, where:str):
         raise FileNotFoundError(f'{len(missing)} of {len(paths)} images listed in {where} do not exist, e.g. '
                                 f'{", ".join(str(p) for p in missing[:3])}. Check the data root and that the images were fully unpacked.')
 
+def _read_table(csv:Path)->pd.DataFrame:
+    "The CSV as stripped strings, lower-case column names; a BOM, Windows line ends and `;` or tab separators are fine."
+    try:
+        with open(csv, encoding='utf-8-sig', newline='') as f: header = f.readline()
+        sep = next((s for s in (',', ';', '\t') if s in header), ',')
+        df = pd.read_csv(csv, dtype=str, keep_default_na=False, sep=sep, encoding='utf-8-sig')
+    except pd.errors.EmptyDataError:
+        raise ValueError(f'{csv} is empty: write a header line path,label (optionally ,split) and then one line per image') from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueError(f'Cannot read {csv} as a CSV file ({str(e).strip()}); save it as UTF-8 text with columns path,label') from None
+    df.columns = [c.strip().lower() for c in df.columns]
+    return df.apply(lambda col: col.str.strip())
+
+def _unique_rows(df:pd.DataFrame, csv:Path)->pd.DataFrame:
+    "`df` with repeated rows dropped (with a warning); one image listed with two labels or splits is an error."
+    dup = df.duplicated(['key', 'label', 'split'] if 'split' in df.columns else ['key', 'label'])
+    if dup.any():
+        warnings.warn(f'{csv} lists {int(dup.sum())} rows twice, e.g. {df["path"][dup].iloc[0]}: each image is used once')
+        df = df[~dup]
+    clash = df['key'].duplicated(keep=False)
+    if clash.any():
+        p = df['path'][clash].iloc[0]
+        raise ValueError(f'{csv} lists {p} on {int((df["key"] == df["key"][clash].iloc[0]).sum())} rows with different labels or splits; '
+                         f'keep one row per image')
+    return df
+
 def from_csv(
     csv:str|Path, # CSV with columns path, label and optionally split
     classnames:list|dict|None=None, # class names: None (sorted labels), a list (class order) or {label: class name}
@@ -310,21 +371,27 @@ def from_csv(
 )->MedDataset:
     "A dataset from a CSV of `path,label[,split]`."
     csv = Path(csv).expanduser()
-    df = pd.read_csv(csv, dtype=str, keep_default_na=False, skipinitialspace=True)
-    df.columns = [c.strip().lower() for c in df.columns]
+    df = _read_table(csv)
     if not {'path', 'label'} <= set(df.columns): raise ValueError(f'{csv} needs columns path and label (and optionally split); found {list(df.columns)}')
-    paths = [p if p.is_absolute() else csv.parent/p for p in map(Path, df['path'])]
+    if df.empty: raise ValueError(f'{csv} has a header but no rows: add one line path,label per image')
+    blank = [i + 1 for i,(p,l) in enumerate(zip(df['path'], df['label'])) if not p or not l]
+    if blank: raise ValueError(f'{csv} has rows with an empty path or label (data rows {blank[:5]}); fill them in or delete them')
+    as_posix = (lambda s: s.replace('\\', '/')) if os.sep == '/' else str   # a CSV written on Windows
+    paths = [p if p.is_absolute() else csv.parent/p for p in map(Path, map(as_posix, df['path']))]
+    df = _unique_rows(df.assign(key=[os.path.normpath(p) for p in paths], full=paths), csv)
+    paths = list(df['full'])
     _check_exist(paths, csv)
     names, lookup = _class_index(df['label'], classnames, where=csv)
     items = [(p, lookup[l]) for p,l in zip(paths, df['label'])]
     if 'split' not in df.columns: tr, va, te = _split_by_class(items, (.5, .2, .3), split_seed)
     else:
-        s = df['split'].str.strip().str.lower().replace({'valid': 'val', 'validation': 'val'})
+        s = df['split'].str.lower().replace({'valid': 'val', 'validation': 'val'})
         bad = sorted(set(s) - {'train', 'val', 'test'})
         if bad: raise ValueError(f'Unknown split values {bad} in {csv}; use train, val or test')
         tr, va, te = ([o for o,x in zip(items, s) if x == k] for k in ('train', 'val', 'test'))
         if not tr or not te: raise ValueError(f'{csv} has a split column but no {"train" if not tr else "test"} rows')
         if not va: tr, va = _split_by_class(tr, (.8, .2), split_seed)
+    _check_trained(names, dict(train=tr, val=va, test=te), csv)
     return MedDataset(name or csv.stem, names, tr, va, te, root=csv.parent)
 
 # %% ../nbs/02_data.ipynb #ce8d9a01
@@ -382,32 +449,77 @@ def load_dataset(
     if p.is_dir(): return from_folder(p, classnames, name, split_seed)
     raise FileNotFoundError(f'{name_or_path!r} is neither a registered dataset ({", ".join(DATASETS)}) nor an existing folder or .csv file')
 
+# %% ../nbs/02_data.ipynb #b9416308
+@functools.lru_cache(maxsize=None)
+def _decode_error(path:str, mtime_ns:int, size:int)->str|None:
+    "Why the file at `path`, as it is now (modification time, size), cannot be decoded as an image; None if it can."
+    try: load_image(path)
+    except ImageLoadError as e: return str(e.__cause__ or e)
+    return None
+
+def image_error(
+    path:str|Path, # an existing image file
+)->str|None: # the decoder's complaint, or None when the image reads
+    "Whether an image decodes, checked once per process for each version of the file."
+    st = os.stat(path)
+    return _decode_error(str(path), st.st_mtime_ns, st.st_size)
+
+_warned_unreadable = set()
+def _warn_unreadable(bad:list, where:str):
+    "One warning naming the unreadable images of `bad` not warned about before in this process."
+    bad = [(p, why) for p,why in bad if str(p) not in _warned_unreadable]
+    _warned_unreadable.update(str(p) for p,_ in bad)
+    if bad: warnings.warn(f'Skipped {len(bad)} unreadable images of {where}: ' + '; '.join(f'{p} ({why})' for p,why in bad[:3])
+                          + (' ...' if len(bad) > 3 else '') + '. Replace or remove them to silence this warning')
+
+def drop_unreadable(
+    items:list, # [(path, label), ...]
+    where:str='', # what the items are, for the warning
+)->list:      # the items whose image decodes, in order
+    "`items` without the images that cannot be decoded (truncated, empty, not an image), with one warning naming them."
+    bad = [(p, why) for p,_ in items if (why := image_error(p))]
+    _warn_unreadable(bad, where)
+    drop = {p for p,_ in bad}
+    return [o for o in items if o[0] not in drop]
+
 # %% ../nbs/02_data.ipynb #c448f8f6
 def few_shot(
     items:list, # [(path, label), ...]
     k:int, # images per class
     seed:int=1, # seed of the draw
-    classnames:list|None=None, # class names, for error messages
+    classnames:list|None=None, # class names: every class must get its `k` (and errors name it)
     strict:bool=True, # error if a class has fewer than k images (else take all it has)
+    skip_unreadable:bool=True, # pass over images that cannot be decoded (with a warning) to the next of the ranking
 )->list:      # k items per class, ordered by class
     "Draw `k` items of every class, the same ones for the same seed on every machine."
-    out = []
-    for l, its in sorted(_by_class(items).items()):
-        if strict and len(its) < k:
+    if k < 0: raise ValueError(f'{k} shots asked for: give 0 (every training image) or a positive number of shots per class')
+    by, out, bad = _by_class(items), [], []
+    for l in (range(len(classnames)) if classnames else sorted(by)):
+        picks, skipped = [], []
+        for o in _rank(by.get(l, []), seed):
+            if len(picks) == k: break
+            why = image_error(o[0]) if skip_unreadable else None
+            if why: skipped.append((o[0], why))
+            else: picks.append(o)
+        if strict and len(picks) < k:
             cls = f'{classnames[l]!r} (label {l})' if classnames else f'label {l}'
-            raise ValueError(f'{k} shots asked for, but class {cls} has only {len(its)} images; use at most {len(its)} shots')
-        out += _rank(its, seed)[:k]
+            extra = f' that can be read ({len(skipped)} cannot, e.g. {skipped[0][0]})' if skipped else ''
+            raise ValueError(f'{k} shots asked for, but class {cls} has only {len(picks)} images{extra}; use at most {len(picks)} shots')
+        out += picks; bad += skipped
+    _warn_unreadable(bad, 'the few-shot draw')
     return out
 
 def fewshot_dataset(
     ds:MedDataset, # the full dataset
-    shots:int, # K, training images per class; 0 or None keeps everything
+    shots:int, # K, training images per class; 0 or None keeps every (readable) training image
     seed:int=1, # seed of the draw (the papers average seeds 1, 2, 3)
 )->MedDataset:
-    "`ds` with train cut to `shots` per class and val to `min(shots, 4)` per class; test unchanged."
-    if not shots: return ds
+    "`ds` with train cut to `shots` per class and val to `min(shots, 4)` per class, unreadable images left out everywhere."
+    test = drop_unreadable(ds.test, f'{ds.name} test')
+    if not shots:
+        return dataclasses.replace(ds, train=drop_unreadable(ds.train, f'{ds.name} train'), val=drop_unreadable(ds.val, f'{ds.name} val'), test=test)
     return dataclasses.replace(ds, train=few_shot(ds.train, shots, seed, ds.classnames),
-                               val=few_shot(ds.val, min(shots, 4), seed, strict=False))
+                               val=few_shot(ds.val, min(shots, 4), seed, strict=False), test=test)
 
 # %% ../nbs/02_data.ipynb #8b0791ce
 def base_novel(
@@ -425,9 +537,9 @@ def base_novel(
 
 # %% ../nbs/02_data.ipynb #f54968e3
 def train_transform(backbone)->T.Compose:
-    "Training augmentation of the reference protocol, at the backbone's input size and normalisation."
+    "Training augmentation of the reference protocol (random resized crop, bicubic, normalise; no flip)."
     return T.Compose([T.RandomResizedCrop(backbone.image_size, scale=(0.08, 1.), interpolation=T.InterpolationMode.BICUBIC),
-                      T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(backbone.mean, backbone.std)])
+                      T.ToTensor(), T.Normalize(backbone.mean, backbone.std)])
 
 class ImageItems(torch.utils.data.Dataset):
     "`(transformed image, label)` for a list of `(path, label)`."
@@ -439,8 +551,9 @@ class ImageItems(torch.utils.data.Dataset):
 
 # %% ../nbs/02_data.ipynb #69c560dc
 def _loaders(dsets:list, bs:int, device, num_workers:int=0)->DataLoaders:
-    "fastai DataLoaders over (train, val, test) datasets; only train is shuffled."
-    dls = [DataLoader(d, bs=bs, shuffle=i == 0, num_workers=num_workers, device=device) for i,d in enumerate(dsets)]
+    "fastai DataLoaders over (train, val, test) datasets; train is shuffled and drops a last partial batch (as Dassl)."
+    dls = [DataLoader(d, bs=bs, shuffle=i == 0, drop_last=i == 0 and len(d) >= bs, num_workers=num_workers, device=device)
+           for i,d in enumerate(dsets)]
     return DataLoaders(*dls, device=device)
 
 def image_dataloaders(
@@ -457,38 +570,59 @@ def image_dataloaders(
     return _loaders(dsets, bs, device or backbone.device, num_workers)
 
 # %% ../nbs/02_data.ipynb #22e1feeb
+def view_seed(
+    seed:int, # seed of the whole set of views
+    path:str|Path, # the image file (only its last two parts count: the same on every machine)
+    view:int, # which view, 0-based (the epoch that reads it)
+)->int: # a 60-bit integer seed
+    "The seed of augmented view `view` of the image at `path`: a hash, the same in every process and run."
+    return int(stable_hash([seed, Path(path).parent.name, Path(path).name, view], n=15), 16)
+
+def augmented_view(
+    img:Image.Image, # the decoded image
+    tfm, # a random transform drawing from torch's global generator (e.g. `train_transform`)
+    seed:int, # the view's seed (see `view_seed`)
+)->torch.Tensor:
+    "`tfm(img)` with its random numbers drawn from `seed`; torch's global random state is left as it was."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return tfm(img)
+
 class _Views(torch.utils.data.Dataset):
-    "Item `i // views`, view `i % views`: view 0 eval-transformed, the others augmented with a per-view seed."
+    "Item `i // n`, view `i % n`: the eval transform when `views` is 0, else augmented view `i % n`."
     def __init__(self, items, views, eval_tfm, train_tfm, seed):
-        self.items, self.views, self.eval_tfm, self.train_tfm, self.seed = items, views, eval_tfm, train_tfm, seed
-    def __len__(self): return len(self.items)*self.views
+        self.items, self.views, self.n, self.eval_tfm, self.train_tfm, self.seed = items, views, max(views, 1), eval_tfm, train_tfm, seed
+        self._last = (None, None)
+    def __len__(self): return len(self.items)*self.n
+    def _image(self, p):
+        "The decoded image at `p`, decoded once for all its views (they are consecutive indices)."
+        if self._last[0] != p: self._last = (p, load_image(p))
+        return self._last[1]
     def __getitem__(self, i):
-        (p, _), v = self.items[i//self.views], i % self.views
-        img = load_image(p)
-        if v == 0: return self.eval_tfm(img)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed*1_000_003 + i)
-            return self.train_tfm(img)
+        (p, _), v = self.items[i//self.n], i % self.n
+        img = self._image(p)
+        return self.eval_tfm(img) if self.views == 0 else augmented_view(img, self.train_tfm, view_seed(self.seed, p, v))
 
 @torch.no_grad()
 def encode_items(
     backbone, # a `Backbone`
     items:list, # [(path, label), ...]
-    views:int=1, # views per image: the eval view plus views-1 augmented ones
+    views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented eval view only
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass
     num_workers:int=0, # image-loading processes
     progress:bool=True, # show a progress bar
-)->tuple:     # (features [N, views, D] float32 on the CPU, labels [N])
-    "Image features of `items` under the backbone's image tower, `views` per image."
+)->tuple:     # (features [N, max(views, 1), D] float32 on the CPU, labels [N])
+    "Image features of `items` under the backbone's image tower: the eval view, or `views` seeded augmented views."
+    if views < 0: raise ValueError(f'views must be 0 (no augmentation) or a positive number of augmented views, not {views}')
     dl = torch.utils.data.DataLoader(_Views(items, views, backbone.preprocess_eval, train_transform(backbone), seed),
                                      batch_size=bs, num_workers=num_workers)
     feats = [backbone.encode_image(x.to(backbone.device)).float().cpu() for x in (progress_bar(dl, leave=False) if progress else dl)]
     feats = torch.cat(feats) if feats else torch.zeros(0, backbone.embed_dim)
-    return feats.reshape(len(items), views, feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)
+    return feats.reshape(len(items), max(views, 1), feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)
 
 # %% ../nbs/02_data.ipynb #67ce6ae2
-FEATURE_CACHE_VERSION = 1
+FEATURE_CACHE_VERSION = 2   # 2: augmented views only (one per epoch), seeded per image path and view; no flip
 
 def _describe(tfm)->str:
     "A transform's repr without memory addresses, so that it is the same in every process."
@@ -500,25 +634,25 @@ def feature_cache_path(
     backbone, # a `Backbone`
     ds:MedDataset, # the dataset
     split:str='train', # 'train', 'val' or 'test'
-    views:int=1, # views per image
+    views:int=0, # augmented views per image; 0: the un-augmented view
     seed:int=0, # seed of the augmented views
 )->tuple:     # (cache file, the key description it was hashed from)
     "Where the features of `split` of `ds` under `backbone` are cached, and the description keying them."
+    tfm = dict(eval_tfm=_describe(backbone.preprocess_eval)) if views == 0 else dict(train_tfm=_describe(train_transform(backbone)), seed=seed)
     key = dict(version=FEATURE_CACHE_VERSION, backbone=backbone.cache_key, dataset=ds.name, split=split, items=ds.items_hash(split),
-               eval_tfm=_describe(backbone.preprocess_eval), views=views,
-               train_tfm=_describe(train_transform(backbone)) if views > 1 else None, seed=seed if views > 1 else None)
+               views=views, **tfm)
     return cache_dir('features', _safe(backbone.id), _safe(ds.name))/f'{split}-{stable_hash(key)}.pt', key
 
 def cached_features(
     backbone, # a `Backbone`
     ds:MedDataset, # the dataset
     split:str='train', # 'train', 'val' or 'test'
-    views:int=1, # views per image (view 0 un-augmented)
+    views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented view
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass when computing
     num_workers:int=0, # image-loading processes when computing
     progress:bool=True, # show a progress bar when computing
-)->tuple:     # (features [N, views, D] float32, labels [N])
+)->tuple:     # (features [N, max(views, 1), D] float32, labels [N])
     "`encode_items` of a split, computed once per backbone, dataset, split, transforms and views, then read from disk."
     path, key = feature_cache_path(backbone, ds, split, views, seed)
     if path.is_file():
@@ -532,24 +666,29 @@ def cached_features(
 
 # %% ../nbs/02_data.ipynb #6a4ac818
 class FeatureItems(torch.utils.data.Dataset):
-    "`(features of one view, label)` from cached features `[N, V, D]`: a random view, or always view 0."
-    def __init__(self, feats:torch.Tensor, labels:torch.Tensor, random_view:bool=False):
-        self.feats, self.labels, self.random_view = feats, labels, random_view
+    "`(features, label)` from cached features `[N, V, D]`: view `epoch mod V` of each image, `epoch` set per epoch."
+    def __init__(self, feats:torch.Tensor, labels:torch.Tensor, epoch:int=0):
+        self.feats, self.labels, self.epoch = feats, labels, epoch
     def __len__(self): return len(self.labels)
-    def __getitem__(self, i):
-        v = int(torch.randint(self.feats.shape[1], ())) if self.random_view else 0
-        return self.feats[i, v], self.labels[i]
+    def __getitem__(self, i): return self.feats[i, self.epoch % self.feats.shape[1]], self.labels[i]
+
+class EpochViews(Callback):
+    "Before each training epoch, tell a training set that has an `epoch` (e.g. `FeatureItems`) which epoch it serves."
+    order = -10
+    def before_epoch(self):
+        dset = getattr(self.dls.train, 'dataset', None)
+        if hasattr(dset, 'epoch'): dset.epoch = self.epoch
 
 def feature_dataloaders(
     ds:MedDataset, # the (usually few-shot) dataset
     backbone, # a `Backbone`, whose frozen image tower gives the features
     bs:int=32, # batch size
-    views:int=1, # cached views per training image (view 0 un-augmented, the rest augmented)
+    views:int=0, # augmented views per training image, one per epoch (the reference: the recipe's epochs); 0: no augmentation
     seed:int=0, # seed of the augmented views
     device=None, # where batches go (default: the backbone's device)
     progress:bool=True, # show progress bars while features are computed
-)->DataLoaders: # train (random view, shuffled), valid and test (`dls[2]`) loaders of (features, labels)
+)->DataLoaders: # train (view of the epoch, shuffled), valid and test (`dls[2]`) loaders of (features, labels)
     "fastai DataLoaders over cached image features, for methods whose image tower is frozen."
-    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 1, seed, progress=progress), random_view=s == 'train')
+    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress))
              for s in ('train', 'val', 'test')]
     return _loaders(dsets, bs, device or backbone.device)

@@ -16,7 +16,7 @@ import torch, torch.nn.functional as F
 from PIL import Image
 
 from .core import atomic_write, get_device
-from .data import IMAGE_EXTS, ImageLoadError, _images_in
+from .data import IMAGE_EXTS, ImageLoadError, _files_in, _warn_ignored
 from .train import PromptMethod, image_input, load_method
 
 # %% ../nbs/06_inference.ipynb #65ddf0f3
@@ -59,12 +59,13 @@ def predict(
 def image_files(
     paths:list, # image files and folders
 )->list[Path]: # the files, folders expanded into their images (sorted, any depth)
-    "The image files `paths` name: files as given, folders searched for images; missing paths and empty folders are errors."
+    "The image files `paths` name: files as given, folders searched for images (other files ignored, with a warning); missing paths and empty folders are errors."
     if not paths: raise ValueError('No images given: pass image files or folders of images')
     files = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = _images_in(p)
+            found, others = _files_in(p)
+            _warn_ignored(others, p)
             if not found: raise ValueError(f'{p} holds no images ({", ".join(sorted(IMAGE_EXTS))}); pass a folder with images, or image files')
             files += found
         elif p.is_file(): files.append(p)
@@ -81,12 +82,14 @@ def predict_command(
 )->int: # exit status
     "Classify image files and folders with a saved method: `medprompt predict CHECKPOINT IMAGES...`."
     if not Path(checkpoint).is_file(): raise FileNotFoundError(f'No saved method at {checkpoint}: give the path of a file written by save_method (or `medprompt run --save`)')
-    files = image_files(images)
+    with warnings.catch_warnings(record=True) as ignored:
+        warnings.simplefilter('always')
+        files = image_files(images)
     method = load_method(checkpoint).to(get_device(device))
     with warnings.catch_warnings(record=True) as skipped:
         warnings.simplefilter('always')
         table = predict(method, files, bs=bs)
-    for w in skipped: echo(f'warning: {w.message}')
+    for w in ignored + skipped: echo(f'warning: {w.message}')
     if not len(table): raise ValueError(f'None of the {len(files)} images could be read (see the warnings above); check the files')
     if csv is None: echo(table.round(4).to_string(index=False))
     else:

@@ -30,10 +30,11 @@ from fastai.metrics import accuracy
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
 from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
 
 from .core import save_torch_atomic
 from .backbones import Backbone, load_backbone
-from .data import load_image, to_rgb
+from .data import load_image, to_rgb, EpochViews
 
 # %% ../nbs/04_train.ipynb #fb59a1e5
 @dataclass
@@ -182,9 +183,9 @@ def load_method(
 
 # %% ../nbs/04_train.ipynb #29db324b
 def reference_lr(epoch:int, r:Recipe)->float:
-    "Learning rate of epoch `epoch` (0-based) under the reference constant-warm-up + cosine schedule."
+    "Learning rate of epoch `epoch` (0-based) under Dassl's constant warm-up + cosine schedule (cosine counted after warm-up)."
     if epoch < r.warmup_epochs: return r.warmup_lr
-    return 0.5 * r.lr * (1 + math.cos(math.pi * epoch / r.epochs))
+    return 0.5 * r.lr * (1 + math.cos(math.pi * (epoch - r.warmup_epochs) / r.epochs))
 
 class WarmupCosine(Callback):
     "Set the reference learning rate of each epoch (constant warm-up, then cosine per epoch)."
@@ -351,7 +352,7 @@ def method_learner(
     "A fastai `Learner` that prepares `method` on its data, then trains only its parameters with its loss and recipe."
     recipe = recipe or method.recipe
     give_vocab(dls, method.classnames)
-    cbs = [PrepareMethod(), *method.callbacks(), *([TextDropout()] if recipe.text_dropout else [])]
+    cbs = [PrepareMethod(), *method.callbacks(), EpochViews(), *([TextDropout()] if recipe.text_dropout else [])]
     learn = MethodLearner(dls, method, loss_func=MethodLoss(method), opt_func=opt_func(recipe), lr=recipe.lr,
                           metrics=accuracy, splitter=trainable_group, cbs=cbs)
     learn.recipe, learn.text_dropout = recipe, recipe.text_dropout
@@ -388,6 +389,7 @@ def loader_features(
 )->tuple[torch.Tensor, torch.Tensor]: # (L2-normalised features [N, D], labels [N]) on the backbone's device
     "All of `dl`'s image features, L2-normalised, with their labels: the full batch a probe or a search works on."
     dev = method.backbone.device
+    if isinstance(dl, DataLoader): dl = dl.new(shuffle=False, drop_last=False)   # a training loader too: every item, once, in order
     fs, ys = [], []
     for xb, yb in dl:
         fs.append(F.normalize(method.image_features(xb.to(dev)), dim=-1)); ys.append(yb.to(dev))

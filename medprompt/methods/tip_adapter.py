@@ -58,27 +58,27 @@ def search_alpha_beta(
 def training_features(
     method:PromptMethod, # gives the backbone and the image-feature path
     dset, # the training dataset: `FeatureItems`, `ImageItems`, or any sequence of (image or features, label)
-    augment_views:int=1, # augmented views to encode for an image dataset (besides the un-augmented view 0)
+    augment_views:int=1, # seeded augmented views to encode for an image dataset
 )->tuple: # (features [N, V, D] float, labels [N])
     "Image features of every training item, in order: all cached views, or the views encoded here."
     if hasattr(dset, 'feats'): return dset.feats.float(), dset.labels
-    if hasattr(dset, 'items'): return encode_items(method.backbone, dset.items, views=1 + augment_views, progress=False)
+    if hasattr(dset, 'items'): return encode_items(method.backbone, dset.items, views=augment_views, progress=False)
     xs, ys = zip(*[dset[i] for i in range(len(dset))])
     dev = method.backbone.device
     feats = torch.cat([method.image_features(torch.stack(xs[i:i+64]).to(dev)).cpu() for i in range(0, len(xs), 64)])
     return feats[:, None], torch.as_tensor([int(y) for y in ys])
 
 def key_features(
-    feats:torch.Tensor, # training features [N, V, D]: view 0 un-augmented, views 1.. augmented
+    feats:torch.Tensor, # training features [N, V, D]: V seeded augmented views, or the single un-augmented view
     augment_views:int=1, # the reference's augment_epoch: augmented views averaged per key
 )->torch.Tensor: # [N, D], not normalised
-    "The reference's cache keys before normalisation: the mean of the first `augment_views` augmented views of each shot."
-    n_aug = feats.shape[1] - 1
-    if n_aug == 0: return feats[:, 0]
-    if n_aug < augment_views:
+    "The reference's cache keys before normalisation: the mean of the first `augment_views` views of each shot."
+    n = feats.shape[1]
+    if n == 1: return feats[:, 0]     # one view (un-augmented with views=0): it is the key
+    if n < augment_views:
         raise ValueError(f'Tip-Adapter averages augment_views={augment_views} augmented views per shot, but the training features '
-                         f'carry {n_aug}; cache {1 + augment_views} views (feature_dataloaders(..., views={1 + augment_views})) or pass augment_views={n_aug}')
-    return feats[:, 1:1 + augment_views].mean(1)
+                         f'carry {n}; cache {augment_views} views (feature_dataloaders(..., views={augment_views})) or pass augment_views={n}')
+    return feats[:, :augment_views].mean(1)
 
 # %% ../../nbs/17_tip_adapter.ipynb #a8954d83
 @register_method
