@@ -48,6 +48,11 @@ def test_predict_round_trip_in_a_fresh_process(demo, tmp_path):
     assert csv['item'].tolist() == paths and csv['class'].tolist() == predicted
     assert list(csv.columns) == ['item', 'class', 'probability'] + [f'p({c})' for c in full.classnames]
     assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]   # written atomically
+    shell = subprocess.run([sys.executable, '-c', 'import sys; from medprompt.cli import main; sys.exit(main())', 'predict', str(ckpt),
+                            str(full.root/'test'), '--csv', str(tmp_path/'shell.csv')], capture_output=True, text=True, env=env, timeout=600)
+    assert shell.returncode == 0, shell.stderr[-2000:]
+    by_path = pd.read_csv(tmp_path/'shell.csv').set_index('item')['class']   # `medprompt predict` on the test folder: the same classes
+    assert [by_path[p] for p in paths] == predicted
 
 @pytest.mark.parametrize('name', sorted(all_methods()))
 def test_plain_fastai_calls_work_for_every_method(demo, name):
