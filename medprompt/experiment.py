@@ -133,7 +133,8 @@ def run_experiment(
     show = not quiet if encode_progress is None else encode_progress
     dls = (feature_dataloaders(ds, bb, bs=recipe.bs, views=views, progress=show) if cls.uses_image_features
            else image_dataloaders(ds, bb, bs=recipe.bs))
-    m = cls(bb, ds.classnames, **{**preset_kwargs, **(method_kwargs or {}), **user_kwargs})
+    from_registry = cls.dataset_settings(DATASETS[full.name]) if full.name in DATASETS else {}   # e.g. Biomed-DPT's template
+    m = cls(bb, ds.classnames, **{**preset_kwargs, **from_registry, **(method_kwargs or {}), **user_kwargs})
     start = time.perf_counter()
     learn = fit(method_learner(m, dls, recipe, precision=precision, quiet=quiet))
     seconds = time.perf_counter() - start

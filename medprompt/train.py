@@ -119,6 +119,10 @@ class PromptMethod(nn.Module):
         "Cross-entropy, reduced as fastai asks; a method adds its batch-level terms with `batch_term`."
         return F.cross_entropy(logits, y, reduction=reduction)
     def callbacks(self)->list: return []
+    @classmethod
+    def dataset_settings(cls, info)->dict:
+        "Settings the method takes from a registered dataset's entry (`DatasetInfo`, e.g. its clinical template); none by default."
+        return {}
     @property
     def logit_scale(self): return self.backbone.logit_scale.float()
 

@@ -117,6 +117,11 @@ class BiomedDPT(PromptMethod):
     recipe = Recipe(lr=0.0025, epochs=100, bs=4)   # few-shot reference; base-to-novel trains 50 epochs (preset table)
     uses_image_features = False                    # the zero tokens change the image features: trains on images
 
+    @classmethod
+    def dataset_settings(cls, info)->dict:
+        "A registered dataset's clinical template (`DatasetInfo.clinical_template`): what `run_experiment` trains with."
+        return dict(template=info.clinical_template)
+
     def __init__(self,
         backbone:Backbone,
         classnames:list[str],
