@@ -19,7 +19,7 @@ from ..data import ASSETS, llm_prompt_bank
 from ..prompts import DEFAULT_TEMPLATE, ContextPrompt, fill_template, mean_text_features
 from .zeroshot import class_descriptions
 from .biomedcoop import kdsp_loss
-from ..train import PromptMethod, Recipe, clip_logits, register_method
+from ..train import PromptMethod, Recipe, batch_term, clip_logits, register_method
 
 # %% ../../nbs/19b_biomed_dpt.ipynb #b3a9ce74
 def _n_wordpieces(backbone:Backbone, text:str)->int:
@@ -170,9 +170,9 @@ class BiomedDPT(PromptMethod):
         "z^t: the same (zero-prompted) image features against the teacher's class features, a constant target."
         return clip_logits(image_features.float(), self.teacher, self.logit_scale)
 
-    def loss(self, logits, y):
-        "L = CE + λ1·L1(student, teacher features) + λ2·KL(teacher ‖ student), on the batch `forward` just saw."
-        loss = F.cross_entropy(logits.float(), y)
-        if self.l1_weight: loss = loss + self.l1_weight * l1_feature_loss(self._cls, self.teacher)
-        if self.kl_weight: loss = loss + self.kl_weight * kdsp_loss(logits, self.teacher_logits(self._img))
+    def loss(self, logits, y, reduction='mean'):
+        "L = CE + λ1·L1(student, teacher features) + λ2·KL(teacher ‖ student) on the batch `forward` just saw (batch terms, see `batch_term`)."
+        loss = F.cross_entropy(logits.float(), y, reduction=reduction)
+        if self.l1_weight: loss = loss + batch_term(self.l1_weight * l1_feature_loss(self._cls, self.teacher), y, reduction)
+        if self.kl_weight: loss = loss + batch_term(self.kl_weight * kdsp_loss(logits, self.teacher_logits(self._img)), y, reduction)
         return loss
