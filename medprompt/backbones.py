@@ -6,9 +6,9 @@ Docs: https://medprompt.github.io/medprompt/backbones.html.md"""
 
 # %% auto #0
 __all__ = ['TINY_VIT', 'TINY_TEXT_NAME', 'BIOMEDCLIP_HUB_ID', 'ALIASES', 'TINY_SPECS', 'TINY_VERSION', 'HFTextTower',
-           'CLIPTextTower', 'VisionTower', 'VisionPrompts', 'Backbone', 'build_wordpiece_vocab', 'wordpiece_tokenizer',
-           'save_tiny_backbone', 'BackboneUnavailableError', 'hub_reachable', 'load_local_backbone',
-           'tiny_backbone_dir', 'load_backbone']
+           'CLIPTextTower', 'text_layers', 'deep_text_prompts', 'VisionTower', 'VisionPrompts', 'Backbone',
+           'build_wordpiece_vocab', 'wordpiece_tokenizer', 'save_tiny_backbone', 'BackboneUnavailableError',
+           'hub_reachable', 'load_local_backbone', 'tiny_backbone_dir', 'load_backbone']
 
 # %% ../nbs/01_backbones.ipynb #e5267861
 import contextlib, copy, json, logging, os, shutil, socket, tempfile, urllib.parse
@@ -74,6 +74,38 @@ class CLIPTextTower(nn.Module):
     def encode(self, ids):
         "open_clip's own `encode_text`, which needs ids padded to the full context length."
         return self.model.encode_text(F.pad(ids, (0, self.context_length-ids.shape[1]), value=self.pad_id))
+
+# %% ../nbs/01_backbones.ipynb #576d2050
+def text_layers(tower:nn.Module)->list:
+    "The transformer layers of a text tower in order: BERT layers (HF) or residual blocks (CLIP)."
+    if tower.kind == 'hf': return list(tower.encoder.transformer.encoder.layer)
+    if not tower.model.transformer.batch_first: raise ValueError('Deep text prompts need a batch_first open_clip text transformer')
+    return list(tower.model.transformer.resblocks)
+
+def _replace_after_first(p):
+    "Forward pre-hook writing the prompt tokens `p` over positions 1..n of a layer's input."
+    def hook(mod, args):
+        x = args[0]
+        q = _as_batch(p, x)
+        if q.shape[1] + 1 >= x.shape[1]:
+            raise ValueError(f'A deep text prompt of {q.shape[1]} tokens does not fit a sequence of {x.shape[1]} (it replaces positions 1..n)')
+        return (torch.cat([x[:, :1], q, x[:, 1+q.shape[1]:]], dim=1), *args[1:])
+    return hook
+
+@contextlib.contextmanager
+def deep_text_prompts(
+    tower:nn.Module, # an `HFTextTower` or a `CLIPTextTower`
+    deep:dict|None=None, # {layer l in 1..n_layers-1: prompt tokens [n, width] or [B, n, width]}
+):
+    "Inside the block, `deep[l]` replaces positions 1..n at the input of text layer `l`."
+    deep = deep or {}
+    layers = text_layers(tower)
+    bad = [l for l in deep if not 1 <= l < len(layers)]
+    if bad: raise ValueError(f'Deep text prompt layers must be in 1..{len(layers)-1} (layer 0 takes the prompt embeddings); got {bad}')
+    handles = [layers[l].register_forward_pre_hook(_replace_after_first(p)) for l,p in deep.items()]
+    try: yield
+    finally:
+        for h in handles: h.remove()
 
 # %% ../nbs/01_backbones.ipynb #e014fca4
 class VisionTower(nn.Module):
@@ -164,7 +196,9 @@ class Backbone(nn.Module):
     def encode_image(self, x): return self.model.encode_image(x)
     def encode_text(self, ids): return self.text.encode(ids)
     def token_embedding(self, ids): return self.text.token_embedding(ids)
-    def encode_text_embeds(self, embeds, ids): return self.text.encode_embeds(embeds, ids)
+    def encode_text_embeds(self, embeds, ids, deep:dict|None=None):
+        "Text features of `embeds` (`ids` give padding / end-of-text); `deep[l]` replaces positions 1..n at text layer `l`."
+        with deep_text_prompts(self.text, deep): return self.text.encode_embeds(embeds, ids)
 
     def prompt_vision(self, shallow, deep:dict|None=None)->VisionPrompts:
         "Insert `shallow` tokens after the class token, replaced by `deep[l]` at the input of block `l`."
