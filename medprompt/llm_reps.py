@@ -8,17 +8,17 @@ Docs: https://medprompt.github.io/medprompt/llm_reps.html.md"""
 __all__ = ['LLM_QUESTION', 'CHAT_MODES', 'TINY_CHAT_TEMPLATE', 'llm_inputs', 'save_tiny_causal_lm', 'final_token_states',
            'read_llm_reps', 'llm_representations', 'load_llm_reps', 'parse_classes', 'llm_reps_command']
 
-# %% ../nbs/07_llm_reps.ipynb #f2dc7ecf
+# %% ../nbs/07_llm_reps.ipynb #642cf847
 import json
 from pathlib import Path
 
 import torch
 
-# %% ../nbs/07_llm_reps.ipynb #e2bdc3c5
+# %% ../nbs/07_llm_reps.ipynb #edd7cabd
 from .core import get_device, save_torch_atomic
 from .backbones import build_wordpiece_vocab, wordpiece_tokenizer
 
-# %% ../nbs/07_llm_reps.ipynb #8d56318a
+# %% ../nbs/07_llm_reps.ipynb #aaf6eaac
 LLM_QUESTION = 'In an image, describe the distinctive visual features of {}.'
 CHAT_MODES = ('auto', 'always', 'never')
 
@@ -38,7 +38,7 @@ def llm_inputs(
 
 def _uses_chat(tokenizer, mode:str)->bool: return mode == 'always' or (mode == 'auto' and bool(getattr(tokenizer, 'chat_template', None)))
 
-# %% ../nbs/07_llm_reps.ipynb #ed924750
+# %% ../nbs/07_llm_reps.ipynb #52a4f098
 TINY_CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} {% endfor %}"
                       "{% if add_generation_prompt %}assistant:{% endif %}")
 
@@ -67,7 +67,7 @@ def save_tiny_causal_lm(
     tok.save_pretrained(folder)
     return folder
 
-# %% ../nbs/07_llm_reps.ipynb #cfc2b5a5
+# %% ../nbs/07_llm_reps.ipynb #5fd70a6b
 def _eos_ids(lm, tok)->list[int]:
     ids = getattr(lm.generation_config, 'eos_token_id', None)
     ids = tok.eos_token_id if ids is None else ids
@@ -112,7 +112,7 @@ def final_token_states(
     states = torch.stack(out.hidden_states[1:], dim=1)[:, :, -1].float().cpu()
     return states, [tok.decode(a, skip_special_tokens=True).strip() for a in answers]
 
-# %% ../nbs/07_llm_reps.ipynb #88a598e1
+# %% ../nbs/07_llm_reps.ipynb #ea72d30c
 def _load_lm(model:str, device, dtype):
     "A Hugging Face causal LM and its tokenizer from a hub id or a local folder, in eval mode on `device`."
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -142,7 +142,7 @@ def read_llm_reps(path:str|Path)->dict:
         raise ValueError(f'{path} is not an LLM representation file written by `llm_representations`')
     return d
 
-# %% ../nbs/07_llm_reps.ipynb #da4d34ae
+# %% ../nbs/07_llm_reps.ipynb #299cf93a
 def llm_representations(
     model:str|Path, # a Hugging Face causal LM: hub id (e.g. 'meta-llama/Meta-Llama-3-8B-Instruct') or local folder
     classnames:list[str], # the classes to describe
@@ -182,7 +182,7 @@ def llm_representations(
         echo(f'  {min(i+bs, len(todo))}/{len(todo)}: ' + ', '.join(batch))
     return d
 
-# %% ../nbs/07_llm_reps.ipynb #d148031b
+# %% ../nbs/07_llm_reps.ipynb #dda05187
 def load_llm_reps(
     path:str|Path, # a file written by `llm_representations`
     classnames:list[str], # the classes, in label order
@@ -202,14 +202,13 @@ def load_llm_reps(
     if reps.shape[1:] != (d['meta']['n_layers'], width): raise ValueError(f'{path} is inconsistent: representations of shape {tuple(reps.shape[1:])}, metadata says ({d["meta"]["n_layers"]}, {width})')
     return reps
 
-# %% ../nbs/07_llm_reps.ipynb #257adf84
+# %% ../nbs/07_llm_reps.ipynb #a726250d
 def parse_classes(
     classes:str|Path, # a registered dataset name, a text file (one class per line), or 'a,b,c'
 )->list[str]:
     "Class names from a dataset name, a file of lines, or a comma-separated list."
-    from medprompt.data import DATASETS
-    by_name = {k.lower(): v for k,v in DATASETS.items()}
-    if str(classes).lower() in by_name: return list(by_name[str(classes).lower()].classnames)
+    from medprompt.data import _info
+    if (info := _info(str(classes))) is not None: return list(info.classnames)
     p = Path(classes).expanduser()
     if p.is_file(): names = [l.strip() for l in p.read_text().splitlines()]
     else: names = [c.strip() for c in str(classes).split(',')]
