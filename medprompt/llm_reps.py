@@ -8,17 +8,17 @@ Docs: https://medprompt.github.io/medprompt/llm_reps.html.md"""
 __all__ = ['LLM_QUESTION', 'CHAT_MODES', 'TINY_CHAT_TEMPLATE', 'llm_inputs', 'save_tiny_causal_lm', 'final_token_states',
            'read_llm_reps', 'llm_representations', 'load_llm_reps', 'parse_classes', 'llm_reps_command']
 
-# %% ../nbs/07_llm_reps.ipynb #642cf847
+# %% ../nbs/07_llm_reps.ipynb #edd7cabd
 import json
 from pathlib import Path
 
 import torch
 
-# %% ../nbs/07_llm_reps.ipynb #edd7cabd
+# %% ../nbs/07_llm_reps.ipynb #cbe428be
 from .core import get_device, save_torch_atomic
 from .backbones import build_wordpiece_vocab, wordpiece_tokenizer
 
-# %% ../nbs/07_llm_reps.ipynb #aaf6eaac
+# %% ../nbs/07_llm_reps.ipynb #bbd04ba0
 LLM_QUESTION = 'In an image, describe the distinctive visual features of {}.'
 CHAT_MODES = ('auto', 'always', 'never')
 
@@ -38,7 +38,7 @@ def llm_inputs(
 
 def _uses_chat(tokenizer, mode:str)->bool: return mode == 'always' or (mode == 'auto' and bool(getattr(tokenizer, 'chat_template', None)))
 
-# %% ../nbs/07_llm_reps.ipynb #52a4f098
+# %% ../nbs/07_llm_reps.ipynb #20827d8e
 TINY_CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} {% endfor %}"
                       "{% if add_generation_prompt %}assistant:{% endif %}")
 
@@ -48,6 +48,7 @@ def save_tiny_causal_lm(
     hidden:int=16, # hidden size d
     seed:int=0, # seed of the random weights
     chat:bool=True, # give the tokenizer a chat template
+    init_std:float=0.2, # std of the random weights
 )->Path:
     "Write a tiny random Llama causal LM with a local tokenizer; `AutoModelForCausalLM.from_pretrained(folder)` loads it."
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -60,14 +61,14 @@ def save_tiny_causal_lm(
     tok.bos_token, tok.eos_token = '[CLS]', '[SEP]'
     if chat: tok.chat_template = TINY_CHAT_TEMPLATE
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2*hidden, num_hidden_layers=n_layers,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512, initializer_range=0.5,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512, initializer_range=init_std,
                       bos_token_id=cls_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     torch.manual_seed(seed)
     LlamaForCausalLM(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
 
-# %% ../nbs/07_llm_reps.ipynb #5fd70a6b
+# %% ../nbs/07_llm_reps.ipynb #40e036e6
 def _eos_ids(lm, tok)->list[int]:
     ids = getattr(lm.generation_config, 'eos_token_id', None)
     ids = tok.eos_token_id if ids is None else ids
@@ -112,7 +113,7 @@ def final_token_states(
     states = torch.stack(out.hidden_states[1:], dim=1)[:, :, -1].float().cpu()
     return states, [tok.decode(a, skip_special_tokens=True).strip() for a in answers]
 
-# %% ../nbs/07_llm_reps.ipynb #ea72d30c
+# %% ../nbs/07_llm_reps.ipynb #299cf93a
 def _load_lm(model:str, device, dtype):
     "A Hugging Face causal LM and its tokenizer from a hub id or a local folder, in eval mode on `device`."
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -142,7 +143,7 @@ def read_llm_reps(path:str|Path)->dict:
         raise ValueError(f'{path} is not an LLM representation file written by `llm_representations`')
     return d
 
-# %% ../nbs/07_llm_reps.ipynb #299cf93a
+# %% ../nbs/07_llm_reps.ipynb #0d59f4c8
 def llm_representations(
     model:str|Path, # a Hugging Face causal LM: hub id (e.g. 'meta-llama/Meta-Llama-3-8B-Instruct') or local folder
     classnames:list[str], # the classes to describe
@@ -182,7 +183,7 @@ def llm_representations(
         echo(f'  {min(i+bs, len(todo))}/{len(todo)}: ' + ', '.join(batch))
     return d
 
-# %% ../nbs/07_llm_reps.ipynb #dda05187
+# %% ../nbs/07_llm_reps.ipynb #02db0992
 def load_llm_reps(
     path:str|Path, # a file written by `llm_representations`
     classnames:list[str], # the classes, in label order
@@ -202,7 +203,7 @@ def load_llm_reps(
     if reps.shape[1:] != (d['meta']['n_layers'], width): raise ValueError(f'{path} is inconsistent: representations of shape {tuple(reps.shape[1:])}, metadata says ({d["meta"]["n_layers"]}, {width})')
     return reps
 
-# %% ../nbs/07_llm_reps.ipynb #a726250d
+# %% ../nbs/07_llm_reps.ipynb #149ec4aa
 def parse_classes(
     classes:str|Path, # a registered dataset name, a text file (one class per line), or 'a,b,c'
 )->list[str]:

@@ -7,7 +7,7 @@ Docs: https://medprompt.github.io/medprompt/cilmp.html.md"""
 # %% auto #0
 __all__ = ['ConditionalLoReFT', 'LowRankProjection', 'gaussian_weights', 'GaussianPromptAveraging', 'CILMP']
 
-# %% ../../nbs/19c_cilmp.ipynb #716813b2
+# %% ../../nbs/19c_cilmp.ipynb #6e1a17d3
 import math
 from pathlib import Path
 
@@ -15,13 +15,13 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from fastai.callback.core import Callback
 
-# %% ../../nbs/19c_cilmp.ipynb #6e1a17d3
+# %% ../../nbs/19c_cilmp.ipynb #96977288
 from ..backbones import Backbone, load_backbone
 from ..prompts import ContextPrompt
 from ..train import PromptMethod, Recipe, clip_logits, register_method
 from ..llm_reps import load_llm_reps
 
-# %% ../../nbs/19c_cilmp.ipynb #bcaacf51
+# %% ../../nbs/19c_cilmp.ipynb #29488731
 class ConditionalLoReFT(nn.Module):
     "h' = h + Rᵀ(W[h ; g(x)⊙h] + b − Rh): CILMP's rank-r edit of LLM vectors h, conditioned on the image feature x."
     def __init__(self,
@@ -47,7 +47,7 @@ class ConditionalLoReFT(nn.Module):
             source = F.linear(h, Wh, self.W.bias) + torch.einsum('bk,cnrk->bcnr', gx, h[:, :, None] * Wg)
             return self.dropout(h + (source - h @ self.R.t()) @ self.R)
 
-# %% ../../nbs/19c_cilmp.ipynb #9dfdfbea
+# %% ../../nbs/19c_cilmp.ipynb #8e929c91
 class LowRankProjection(nn.Module):
     "t = B·A·h: LLM vectors (width d) to text-token embeddings (width w) through rank r, no bias."
     def __init__(self, hidden:int, rank:int, width:int):
@@ -58,7 +58,7 @@ class LowRankProjection(nn.Module):
     def forward(self, h):
         with torch.autocast(h.device.type, enabled=False): return F.linear(F.linear(h.float(), self.A), self.B)
 
-# %% ../../nbs/19c_cilmp.ipynb #34be178a
+# %% ../../nbs/19c_cilmp.ipynb #07baeb8d
 def gaussian_weights(
     n_epochs:int, # E
     mean:float=100., # μ, in epochs (1-based)
@@ -95,7 +95,7 @@ class GaussianPromptAveraging(Callback):
         with torch.no_grad():
             for k,p in self.gpa_params.items(): p.copy_(self.gpa_sum[k].to(p.dtype))
 
-# %% ../../nbs/19c_cilmp.ipynb #cbf371dd
+# %% ../../nbs/19c_cilmp.ipynb #95680949
 @register_method
 class CILMP(PromptMethod):
     "CILMP: per-image LLM tokens from a conditional low-rank intervention on LLM representations, with deep vision-language prompts."
@@ -158,10 +158,10 @@ class CILMP(PromptMethod):
 
     def callbacks(self)->list: return [GaussianPromptAveraging(self.prompt_parameters(), self.gpa_mean, self.gpa_std)]
 
-# %% ../../nbs/19c_cilmp.ipynb #b0d0a5d4
+# %% ../../nbs/19c_cilmp.ipynb #aef7423d
 from fastcore.basics import patch
 
-# %% ../../nbs/19c_cilmp.ipynb #aef7423d
+# %% ../../nbs/19c_cilmp.ipynb #0c3cbc96
 @patch
 def image_features(self:CILMP, x:torch.Tensor)->torch.Tensor:
     "Image features [B, D] of images [B, 3, H, W] through the prompted image tower."
@@ -179,7 +179,7 @@ def llm_tokens(self:CILMP, img:torch.Tensor)->list:
                        proj(suf(h[:, N-S:], img))], dim=2)
             for pre, suf, proj in zip(self.prefix, self.suffix, self.proj)]
 
-# %% ../../nbs/19c_cilmp.ipynb #5c8b9917
+# %% ../../nbs/19c_cilmp.ipynb #7afc54f6
 @patch
 def prompt_embeds(self:CILMP, llm:list)->tuple:
     "Layer-0 prompt embeddings [B·C, L, w] and {layer: tokens [B·C, M+N, w]} for the deeper layers, from `llm_tokens`."
