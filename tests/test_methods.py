@@ -66,7 +66,7 @@ def test_every_trainable_method_beats_its_start_with_its_reference_recipe(tmp_pa
         if name == 'zeroshot': continue
         seed_everything(1)
         dls = (feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False) if cls.uses_image_features
-               else image_dataloaders(ds, bb, bs=cls.recipe.bs, num_workers=0))
+               else image_dataloaders(ds, bb, bs=cls.recipe.bs, num_workers=0))   # image-space methods train on images
         m = cls(bb, ds.classnames, **method_kwargs(name, ds.classnames, tmp_path))
         before = evaluate(m, dls[2])
         fit(method_learner(m, dls, quiet=True))
