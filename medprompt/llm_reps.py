@@ -118,7 +118,7 @@ def _load_lm(model:str, device, dtype):
     "A Hugging Face causal LM and its tokenizer from a hub id or a local folder, in eval mode on `device`."
     from transformers import AutoModelForCausalLM, AutoTokenizer
     local = Path(model).expanduser()
-    if not local.is_dir() and (str(model).startswith(('.', '/', '~')) or local.suffix):
+    if not local.is_dir() and (str(model).startswith(('.', '/', '~')) or str(model).count('/') > 1):   # a path, not an 'org/name' hub id
         raise FileNotFoundError(f'LLM folder {local} does not exist')
     src = str(local) if local.is_dir() else str(model)
     try:
