@@ -99,7 +99,7 @@ def deep_text_prompts(
 ):
     "Inside the block, `deep[l]` replaces positions 1..n at the input of text layer `l`."
     deep = deep or {}
-    layers = text_layers(tower)
+    layers = text_layers(tower) if deep else []   # no prompts: no hooks, any text tower
     bad = [l for l in deep if not 1 <= l < len(layers)]
     if bad: raise ValueError(f'Deep text prompt layers must be in 1..{len(layers)-1} (layer 0 takes the prompt embeddings); got {bad}')
     handles = [layers[l].register_forward_pre_hook(_replace_after_first(p)) for l,p in deep.items()]

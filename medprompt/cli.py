@@ -55,7 +55,7 @@ def _add_run_args(p:argparse.ArgumentParser, dataset='demo', methods='coop', sho
     p.add_argument('--seeds', default='1', help='comma-separated seeds, e.g. 1,2,3')
     p.add_argument('--subset', default='all', choices=['all', 'base', 'novel'], help='base-to-novel class subset')
     p.add_argument('--epochs', type=int, default=None, help="override every method's reference epochs")
-    p.add_argument('--views', type=int, default=1, help='cached augmented views per training image')
+    p.add_argument('--views', type=int, default=None, help='augmented views per training image (default: one per epoch, the reference; 0: none)')
     p.add_argument('--out', default=out, help='folder for results.csv / results.md (and checkpoints)')
     p.add_argument('--save', action='store_true', help='also save each learned state')
 

@@ -8,8 +8,8 @@ Docs: https://medprompt.github.io/medprompt/data.html.md"""
 __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'CILMP_DATASETS', 'IMAGE_EXTS', 'FEATURE_CACHE_VERSION',
            'DatasetInfo', 'read_split', 'llm_prompt_bank', 'templates', 'ImageLoadError', 'to_rgb', 'load_image',
            'MedDataset', 'from_folder', 'from_csv', 'from_split_file', 'load_dataset', 'few_shot', 'fewshot_dataset',
-           'base_novel', 'train_transform', 'ImageItems', 'image_dataloaders', 'encode_items', 'feature_cache_path',
-           'cached_features', 'FeatureItems', 'feature_dataloaders']
+           'base_novel', 'train_transform', 'ImageItems', 'image_dataloaders', 'view_seed', 'augmented_view',
+           'encode_items', 'feature_cache_path', 'cached_features', 'FeatureItems', 'EpochViews', 'feature_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1eb43819
 import dataclasses, functools, gzip, importlib.resources, json, math, os, re, warnings
@@ -23,6 +23,7 @@ import torchvision.transforms as T
 from PIL import Image
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from fastai.callback.core import Callback
 from fastprogress.fastprogress import progress_bar
 
 from .core import cache_dir, stable_hash, save_torch_atomic
@@ -462,9 +463,9 @@ def base_novel(
 
 # %% ../nbs/02_data.ipynb #f54968e3
 def train_transform(backbone)->T.Compose:
-    "Training augmentation of the reference protocol, at the backbone's input size and normalisation."
+    "Training augmentation of the reference protocol (random resized crop, bicubic, normalise; no flip)."
     return T.Compose([T.RandomResizedCrop(backbone.image_size, scale=(0.08, 1.), interpolation=T.InterpolationMode.BICUBIC),
-                      T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(backbone.mean, backbone.std)])
+                      T.ToTensor(), T.Normalize(backbone.mean, backbone.std)])
 
 class ImageItems(torch.utils.data.Dataset):
     "`(transformed image, label)` for a list of `(path, label)`."
@@ -476,8 +477,9 @@ class ImageItems(torch.utils.data.Dataset):
 
 # %% ../nbs/02_data.ipynb #69c560dc
 def _loaders(dsets:list, bs:int, device, num_workers:int=0)->DataLoaders:
-    "fastai DataLoaders over (train, val, test) datasets; only train is shuffled."
-    dls = [DataLoader(d, bs=bs, shuffle=i == 0, num_workers=num_workers, device=device) for i,d in enumerate(dsets)]
+    "fastai DataLoaders over (train, val, test) datasets; train is shuffled and drops a last partial batch (as Dassl)."
+    dls = [DataLoader(d, bs=bs, shuffle=i == 0, drop_last=i == 0 and len(d) >= bs, num_workers=num_workers, device=device)
+           for i,d in enumerate(dsets)]
     return DataLoaders(*dls, device=device)
 
 def image_dataloaders(
@@ -494,38 +496,59 @@ def image_dataloaders(
     return _loaders(dsets, bs, device or backbone.device, num_workers)
 
 # %% ../nbs/02_data.ipynb #22e1feeb
+def view_seed(
+    seed:int, # seed of the whole set of views
+    path:str|Path, # the image file (only its last two parts count: the same on every machine)
+    view:int, # which view, 0-based (the epoch that reads it)
+)->int: # a 60-bit integer seed
+    "The seed of augmented view `view` of the image at `path`: a hash, the same in every process and run."
+    return int(stable_hash([seed, Path(path).parent.name, Path(path).name, view], n=15), 16)
+
+def augmented_view(
+    img:Image.Image, # the decoded image
+    tfm, # a random transform drawing from torch's global generator (e.g. `train_transform`)
+    seed:int, # the view's seed (see `view_seed`)
+)->torch.Tensor:
+    "`tfm(img)` with its random numbers drawn from `seed`; torch's global random state is left as it was."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return tfm(img)
+
 class _Views(torch.utils.data.Dataset):
-    "Item `i // views`, view `i % views`: view 0 eval-transformed, the others augmented with a per-view seed."
+    "Item `i // n`, view `i % n`: the eval transform when `views` is 0, else augmented view `i % n`."
     def __init__(self, items, views, eval_tfm, train_tfm, seed):
-        self.items, self.views, self.eval_tfm, self.train_tfm, self.seed = items, views, eval_tfm, train_tfm, seed
-    def __len__(self): return len(self.items)*self.views
+        self.items, self.views, self.n, self.eval_tfm, self.train_tfm, self.seed = items, views, max(views, 1), eval_tfm, train_tfm, seed
+        self._last = (None, None)
+    def __len__(self): return len(self.items)*self.n
+    def _image(self, p):
+        "The decoded image at `p`, decoded once for all its views (they are consecutive indices)."
+        if self._last[0] != p: self._last = (p, load_image(p))
+        return self._last[1]
     def __getitem__(self, i):
-        (p, _), v = self.items[i//self.views], i % self.views
-        img = load_image(p)
-        if v == 0: return self.eval_tfm(img)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed*1_000_003 + i)
-            return self.train_tfm(img)
+        (p, _), v = self.items[i//self.n], i % self.n
+        img = self._image(p)
+        return self.eval_tfm(img) if self.views == 0 else augmented_view(img, self.train_tfm, view_seed(self.seed, p, v))
 
 @torch.no_grad()
 def encode_items(
     backbone, # a `Backbone`
     items:list, # [(path, label), ...]
-    views:int=1, # views per image: the eval view plus views-1 augmented ones
+    views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented eval view only
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass
     num_workers:int=0, # image-loading processes
     progress:bool=True, # show a progress bar
-)->tuple:     # (features [N, views, D] float32 on the CPU, labels [N])
-    "Image features of `items` under the backbone's image tower, `views` per image."
+)->tuple:     # (features [N, max(views, 1), D] float32 on the CPU, labels [N])
+    "Image features of `items` under the backbone's image tower: the eval view, or `views` seeded augmented views."
+    if views < 0: raise ValueError(f'views must be 0 (no augmentation) or a positive number of augmented views, not {views}')
     dl = torch.utils.data.DataLoader(_Views(items, views, backbone.preprocess_eval, train_transform(backbone), seed),
                                      batch_size=bs, num_workers=num_workers)
     feats = [backbone.encode_image(x.to(backbone.device)).float().cpu() for x in (progress_bar(dl, leave=False) if progress else dl)]
     feats = torch.cat(feats) if feats else torch.zeros(0, backbone.embed_dim)
-    return feats.reshape(len(items), views, feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)
+    return feats.reshape(len(items), max(views, 1), feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)
 
 # %% ../nbs/02_data.ipynb #67ce6ae2
-FEATURE_CACHE_VERSION = 1
+FEATURE_CACHE_VERSION = 2   # 2: augmented views only (one per epoch), seeded per image path and view; no flip
 
 def _describe(tfm)->str:
     "A transform's repr without memory addresses, so that it is the same in every process."
@@ -537,25 +560,25 @@ def feature_cache_path(
     backbone, # a `Backbone`
     ds:MedDataset, # the dataset
     split:str='train', # 'train', 'val' or 'test'
-    views:int=1, # views per image
+    views:int=0, # augmented views per image; 0: the un-augmented view
     seed:int=0, # seed of the augmented views
 )->tuple:     # (cache file, the key description it was hashed from)
     "Where the features of `split` of `ds` under `backbone` are cached, and the description keying them."
+    tfm = dict(eval_tfm=_describe(backbone.preprocess_eval)) if views == 0 else dict(train_tfm=_describe(train_transform(backbone)), seed=seed)
     key = dict(version=FEATURE_CACHE_VERSION, backbone=backbone.cache_key, dataset=ds.name, split=split, items=ds.items_hash(split),
-               eval_tfm=_describe(backbone.preprocess_eval), views=views,
-               train_tfm=_describe(train_transform(backbone)) if views > 1 else None, seed=seed if views > 1 else None)
+               views=views, **tfm)
     return cache_dir('features', _safe(backbone.id), _safe(ds.name))/f'{split}-{stable_hash(key)}.pt', key
 
 def cached_features(
     backbone, # a `Backbone`
     ds:MedDataset, # the dataset
     split:str='train', # 'train', 'val' or 'test'
-    views:int=1, # views per image (view 0 un-augmented)
+    views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented view
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass when computing
     num_workers:int=0, # image-loading processes when computing
     progress:bool=True, # show a progress bar when computing
-)->tuple:     # (features [N, views, D] float32, labels [N])
+)->tuple:     # (features [N, max(views, 1), D] float32, labels [N])
     "`encode_items` of a split, computed once per backbone, dataset, split, transforms and views, then read from disk."
     path, key = feature_cache_path(backbone, ds, split, views, seed)
     if path.is_file():
@@ -569,24 +592,29 @@ def cached_features(
 
 # %% ../nbs/02_data.ipynb #6a4ac818
 class FeatureItems(torch.utils.data.Dataset):
-    "`(features of one view, label)` from cached features `[N, V, D]`: a random view, or always view 0."
-    def __init__(self, feats:torch.Tensor, labels:torch.Tensor, random_view:bool=False):
-        self.feats, self.labels, self.random_view = feats, labels, random_view
+    "`(features, label)` from cached features `[N, V, D]`: view `epoch mod V` of each image, `epoch` set per epoch."
+    def __init__(self, feats:torch.Tensor, labels:torch.Tensor, epoch:int=0):
+        self.feats, self.labels, self.epoch = feats, labels, epoch
     def __len__(self): return len(self.labels)
-    def __getitem__(self, i):
-        v = int(torch.randint(self.feats.shape[1], ())) if self.random_view else 0
-        return self.feats[i, v], self.labels[i]
+    def __getitem__(self, i): return self.feats[i, self.epoch % self.feats.shape[1]], self.labels[i]
+
+class EpochViews(Callback):
+    "Before each training epoch, tell a training set that has an `epoch` (e.g. `FeatureItems`) which epoch it serves."
+    order = -10
+    def before_epoch(self):
+        dset = getattr(self.dls.train, 'dataset', None)
+        if hasattr(dset, 'epoch'): dset.epoch = self.epoch
 
 def feature_dataloaders(
     ds:MedDataset, # the (usually few-shot) dataset
     backbone, # a `Backbone`, whose frozen image tower gives the features
     bs:int=32, # batch size
-    views:int=1, # cached views per training image (view 0 un-augmented, the rest augmented)
+    views:int=0, # augmented views per training image, one per epoch (the reference: the recipe's epochs); 0: no augmentation
     seed:int=0, # seed of the augmented views
     device=None, # where batches go (default: the backbone's device)
     progress:bool=True, # show progress bars while features are computed
-)->DataLoaders: # train (random view, shuffled), valid and test (`dls[2]`) loaders of (features, labels)
+)->DataLoaders: # train (view of the epoch, shuffled), valid and test (`dls[2]`) loaders of (features, labels)
     "fastai DataLoaders over cached image features, for methods whose image tower is frozen."
-    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 1, seed, progress=progress), random_view=s == 'train')
+    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress))
              for s in ('train', 'val', 'test')]
     return _loaders(dsets, bs, device or backbone.device)

@@ -24,9 +24,11 @@ from fastai.metrics import accuracy
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
 from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
 
 from .core import save_torch_atomic
 from .backbones import Backbone, load_backbone
+from .data import EpochViews
 
 # %% ../nbs/04_train.ipynb #fb59a1e5
 @dataclass
@@ -136,9 +138,9 @@ def load_method(
 
 # %% ../nbs/04_train.ipynb #29db324b
 def reference_lr(epoch:int, r:Recipe)->float:
-    "Learning rate of epoch `epoch` (0-based) under the reference constant-warm-up + cosine schedule."
+    "Learning rate of epoch `epoch` (0-based) under Dassl's constant warm-up + cosine schedule (cosine counted after warm-up)."
     if epoch < r.warmup_epochs: return r.warmup_lr
-    return 0.5 * r.lr * (1 + math.cos(math.pi * epoch / r.epochs))
+    return 0.5 * r.lr * (1 + math.cos(math.pi * (epoch - r.warmup_epochs) / r.epochs))
 
 class WarmupCosine(Callback):
     "Set the reference learning rate of each epoch (constant warm-up, then cosine per epoch)."
@@ -168,7 +170,7 @@ def method_learner(
     "A fastai `Learner` that trains only `method`'s parameters with its loss and recipe (batch size: see `dls`)."
     recipe = recipe or method.recipe
     learn = Learner(dls, method, loss_func=method.loss, opt_func=opt_func(recipe), lr=recipe.lr,
-                    metrics=accuracy, splitter=trainable_params, cbs=method.callbacks())
+                    metrics=accuracy, splitter=trainable_params, cbs=method.callbacks() + [EpochViews()])
     learn.recipe = recipe
     precision = precision or ('fp16' if dls.device is not None and torch.device(dls.device).type == 'cuda' else 'fp32')
     if precision == 'fp16': learn.to_fp16()
@@ -207,6 +209,7 @@ def loader_features(
 )->tuple[torch.Tensor, torch.Tensor]: # (L2-normalised features [N, D], labels [N]) on the backbone's device
     "All of `dl`'s image features, L2-normalised, with their labels: the full batch a probe or a search works on."
     dev = method.backbone.device
+    if isinstance(dl, DataLoader): dl = dl.new(shuffle=False, drop_last=False)   # a training loader too: every item, once, in order
     fs, ys = [], []
     for xb, yb in dl:
         fs.append(F.normalize(method.image_features(xb.to(dev)), dim=-1)); ys.append(yb.to(dev))

@@ -19,7 +19,7 @@ from ..train import PromptMethod, Recipe, clip_logits, register_method
 class CoCoOp(PromptMethod):
     "CoCoOp: CoOp's context shifted per image by a meta-network of the image feature."
     name = 'cocoop'
-    recipe = Recipe(lr=0.002, epochs=10, bs=1)
+    recipe = Recipe(lr=0.001, epochs=10, bs=1)
 
     def __init__(self,
         backbone:Backbone,

@@ -28,7 +28,7 @@ def kg_loss(
 class KgCoOp(CoOp):
     "KgCoOp: CoOp whose learned class features are pulled towards the hand-written prompt's."
     name = 'kgcoop'
-    recipe = Recipe(lr=0.002, epochs=100, bs=32)
+    recipe = Recipe(lr=0.002, epochs=100, bs=128)
 
     def __init__(self,
         backbone:Backbone,
@@ -37,7 +37,7 @@ class KgCoOp(CoOp):
         ctx_init:str|None='a photo of a', # words to initialise the context from (None: random)
         csc:bool=False, # class-specific context
         class_token_position:str='end', # 'end', 'middle' or 'front'
-        kg_weight:float=2.0, # lambda (the reference's W): 2.0 few-shot, 8.0 base-to-novel
+        kg_weight:float=2.0, # lambda (the reference's W): BTMRI's few-shot value; per dataset and protocol see the presets
         template:str=DEFAULT_TEMPLATE, # the hand-written prompt giving w^clip
     ):
         super().__init__(backbone, classnames, n_ctx, ctx_init, csc, class_token_position, kg_weight=kg_weight, template=template)

@@ -54,20 +54,21 @@ def fit_logistic(
 C_GRID = (1e6, 1e4, 1e2, 1., 1e-2, 1e-4, 1e-6)   # CoOp's coarse grid
 
 def search_C(
-    score, # C -> a comparable score (higher is better), e.g. (val accuracy, -val loss)
+    score, # C -> a comparable score (higher is better), e.g. the validation accuracy
     grid:tuple=C_GRID, # coarse values of C
     steps:int=8, # bisection steps in log10(C) around the best coarse value (CoOp: 8)
-)->tuple[float, dict]: # (the C with the best score among all tried, {C: score} of every C tried)
+)->tuple[float, dict]: # (the C picked by the last bisection step, {C: score} of every C tried)
     "CoOp's search of the regularisation strength: a coarse log grid, then bisection towards the better end."
     tried = {c: score(c) for c in grid}
-    peak = math.log10(max(tried, key=tried.get))
-    lo, hi = peak - 1, peak + 1
+    def scored(e):
+        if 10**e not in tried: tried[10**e] = score(10**e)
+        return tried[10**e]
+    pick = max(tried, key=tried.get)      # the first best in grid order, if steps == 0
+    lo, hi = math.log10(pick) - 1, math.log10(pick) + 1
     for _ in range(steps):
-        for e in (lo, hi):
-            if 10**e not in tried: tried[10**e] = score(10**e)
-        if tried[10**hi] > tried[10**lo]: lo = (lo + hi) / 2
-        else: hi = (lo + hi) / 2
-    return max(tried, key=tried.get), tried
+        if scored(hi) > scored(lo): pick, lo = 10**hi, (lo + hi) / 2
+        else: pick, hi = 10**lo, (lo + hi) / 2
+    return pick, tried
 
 # %% ../../nbs/11_linear_probe.ipynb #6f4c993c
 def _fill_linear(layer:nn.Linear, W:torch.Tensor, b:torch.Tensor):
@@ -111,10 +112,8 @@ def prepare(self:LinearProbe, dls):
     if C is None:
         Xv, yv = loader_features(self, dls.valid)
         if not len(yv): raise ValueError('linear_probe needs validation data to choose C: give the DataLoaders a val split, or pass C=')
-        def score(C):
-            logits = Xv @ fitted(C)[0].t() + fitted(C)[1]
-            return ((logits.argmax(-1) == yv).float().mean().item(), -F.cross_entropy(logits, yv).item())
-        C, self.search = search_C(score, steps=self.hparams['steps'])
+        def val_accuracy(C): return ((Xv @ fitted(C)[0].t() + fitted(C)[1]).argmax(-1) == yv).float().mean().item()
+        C, self.search = search_C(val_accuracy, steps=self.hparams['steps'])
     _fill_linear(self.head, *fitted(C))
     self.C.fill_(C)
 
@@ -135,9 +134,10 @@ def lpp_init(
 )->tuple[torch.Tensor, torch.Tensor]: # (W [n_classes, D], alpha [n_classes])
     "LP++'s data-driven start: class sums of the features, and one blending factor for all classes."
     n = len(T)
-    counts = torch.bincount(y, minlength=n).clamp(min=1)[:, None]
-    text_means = class_sums(X @ T.t(), y, n) / counts                      # [k, j]: class k's mean f·t_j
-    return class_sums(X, y, n), torch.full((n,), alpha_scale * text_means.mean().item(), device=X.device)
+    counts = torch.bincount(y, minlength=n).clamp(min=1)
+    own = (X * T[y]).sum(-1)                                                   # f_i · t_{y_i}
+    own_class_means = torch.zeros(n, dtype=own.dtype, device=X.device).index_add_(0, y, own) / counts
+    return class_sums(X, y, n), torch.full((n,), alpha_scale * own_class_means.mean().item(), device=X.device)
 
 def lpp_step_sizes(
     X:torch.Tensor, # normalised training features F [N, D]

@@ -41,7 +41,7 @@ def kl_to_zero_shot(
 class ProGrad(CoOp):
     "ProGrad: CoOp whose updates never oppose the zero-shot prompt's predictions (gradient projection)."
     name = 'prograd'
-    recipe = Recipe(lr=0.002, epochs=100, bs=32)
+    recipe = Recipe(lr=0.002, epochs=100, bs=128)
 
     def __init__(self,
         backbone:Backbone,
@@ -50,7 +50,7 @@ class ProGrad(CoOp):
         ctx_init:str|None='a photo of a', # words to initialise the context from (None: random)
         csc:bool=False, # class-specific context
         class_token_position:str='end', # 'end', 'middle' or 'front'
-        T:float=2.0, # temperature of the KL to zero-shot CLIP
+        T:float=2.0, # temperature of the KL to zero-shot CLIP (BTMRI's few-shot value; per dataset see the presets)
         lam:float=1.0, # lambda of the projection
         template:str=DEFAULT_TEMPLATE, # the zero-shot prompt
     ):
