@@ -8,14 +8,11 @@ from medprompt.train import all_methods, method_learner, fit, save_method, evalu
 
 METHODS = all_methods()
 
-def method_kwargs(name:str, classnames:list, folder)->dict:
-    "What a method cannot be built without: CILMP's LLM representations, here from a tiny local causal LM."
+def method_kwargs(name:str, classnames:list)->dict:
+    "What a method cannot be built without: CILMP's LLM representations, here from the tiny local causal LM."
     if name != 'cilmp': return {}
-    from medprompt.llm_reps import save_tiny_causal_lm, llm_representations
-    lm, reps = folder/'tiny-lm', folder/'cilmp-reps.pt'
-    if not lm.exists(): save_tiny_causal_lm(lm)
-    llm_representations(lm, classnames, reps, max_new_tokens=4, echo=None)
-    return dict(reps=str(reps))
+    from medprompt.llm_reps import tiny_llm_reps
+    return dict(reps=str(tiny_llm_reps(classnames)))
 
 def test_the_issue_methods_are_all_registered():
     for name in ('zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
@@ -37,7 +34,7 @@ def test_every_method_round_trips_through_a_fresh_process(demo, tmp_path):
     for name, cls in METHODS.items():
         torch.manual_seed(0)
         dls = feats if cls.uses_image_features else image_dataloaders(ds, bb, bs=8, num_workers=0)
-        m = cls(bb, ds.classnames, **method_kwargs(name, ds.classnames, tmp_path))
+        m = cls(bb, ds.classnames, **method_kwargs(name, ds.classnames))
         fit(method_learner(m, dls, cls.recipe.replace(epochs=min(cls.recipe.epochs, 2), bs=8), quiet=True))
         assert 0 <= evaluate(m, feats[2] if cls.uses_image_features else dls[2]) <= 100
         save_method(m, tmp_path/f'{name}.pt')
@@ -57,7 +54,7 @@ def test_every_method_round_trips_through_a_fresh_process(demo, tmp_path):
     got = torch.load(tmp_path/'out.pt')
     for name, logits in expected.items(): assert_close_rel(got[name], logits, msg=f'{name} changed on reload:')
 
-def test_every_trainable_method_beats_its_start_with_its_reference_recipe(tmp_path):
+def test_every_trainable_method_beats_its_start_with_its_reference_recipe():
     "On the demo data (16 shots) and the tiny BiomedCLIP-like backbone, training improves test accuracy."
     from medprompt.core import seed_everything
     bb, ds = load_backbone('tiny'), fewshot_dataset(load_dataset('demo'), 16, seed=1)
@@ -67,7 +64,7 @@ def test_every_trainable_method_beats_its_start_with_its_reference_recipe(tmp_pa
         seed_everything(1)
         dls = (feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False) if cls.uses_image_features
                else image_dataloaders(ds, bb, bs=cls.recipe.bs, num_workers=0))   # image-space methods train on images
-        m = cls(bb, ds.classnames, **method_kwargs(name, ds.classnames, tmp_path))
+        m = cls(bb, ds.classnames, **method_kwargs(name, ds.classnames))
         before = evaluate(m, dls[2])
         fit(method_learner(m, dls, quiet=True))
         report[name] = (before, evaluate(m, dls[2]))
