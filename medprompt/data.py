@@ -7,9 +7,10 @@ Docs: https://medprompt.github.io/medprompt/data.html.md"""
 # %% auto #0
 __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'CILMP_DATASETS', 'IMAGE_EXTS', 'FEATURE_CACHE_VERSION',
            'DatasetInfo', 'read_split', 'llm_prompt_bank', 'templates', 'ImageLoadError', 'to_rgb', 'load_image',
-           'MedDataset', 'from_folder', 'from_csv', 'from_split_file', 'load_dataset', 'few_shot', 'fewshot_dataset',
-           'base_novel', 'train_transform', 'ImageItems', 'image_dataloaders', 'view_seed', 'augmented_view',
-           'encode_items', 'feature_cache_path', 'cached_features', 'FeatureItems', 'EpochViews', 'feature_dataloaders']
+           'MedDataset', 'from_folder', 'from_csv', 'from_split_file', 'load_dataset', 'image_error', 'drop_unreadable',
+           'few_shot', 'fewshot_dataset', 'base_novel', 'train_transform', 'ImageItems', 'image_dataloaders',
+           'view_seed', 'augmented_view', 'encode_items', 'feature_cache_path', 'cached_features', 'FeatureItems',
+           'EpochViews', 'feature_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1eb43819
 import dataclasses, functools, gzip, importlib.resources, json, math, os, re, warnings
@@ -241,6 +242,17 @@ class MedDataset:
 def _norm(s)->str: return re.sub(r'[\s_\-]+', ' ', str(s)).strip().lower()
 def _pretty(s)->str: return re.sub(r'[\s_]+', ' ', str(s)).strip()
 
+def _own_classes(uniq:list, where)->tuple:
+    "Class names from raw labels alone: labels that differ only in case, spaces, `-` or `_` are one class (with a warning)."
+    names, keys = [], {}
+    for r in uniq:
+        if _norm(r) not in keys: keys[_norm(r)] = len(names); names.append(_pretty(r))
+    lookup = {r: keys[_norm(r)] for r in uniq}
+    merged = [[r for r in uniq if lookup[r] == i] for i in range(len(names))]
+    merged = [' / '.join(map(repr, m)) for m in merged if len(m) > 1]
+    if merged: warnings.warn(f'Labels {"; ".join(merged)} in {where} differ only in case, spaces, "-" or "_": each group is taken as one class')
+    return names, lookup
+
 def _class_index(
     raw:list, # raw labels (folder names or CSV labels), one per image
     classnames:list|dict|None=None, # see above
@@ -248,7 +260,7 @@ def _class_index(
 )->tuple:     # (class names, {raw label: class index})
     "Class names, and the class index of every raw label."
     uniq = sorted(set(map(str, raw)))
-    if classnames is None: names, lookup = [_pretty(r) for r in uniq], {r: i for i,r in enumerate(uniq)}
+    if classnames is None: names, lookup = _own_classes(uniq, where)
     else:
         if isinstance(classnames, dict):
             names = list(dict.fromkeys(classnames.values()))
@@ -262,6 +274,7 @@ def _class_index(
                                  f'fix the labels, or pass classnames= a list or a {{label: class name}} dict that covers them')
     empty = [n for i,n in enumerate(names) if i not in lookup.values()]
     if empty: raise ValueError(f'Classes {empty} have no images in {where}; remove them from classnames or add their images')
+    if len(names) < 2: raise ValueError(f'{where} holds a single class {names}: a classifier needs images of at least 2 classes')
     return names, lookup
 
 # %% ../nbs/02_data.ipynb #bd12348f
@@ -288,23 +301,43 @@ def _split_by_class(
     return parts
 
 # %% ../nbs/02_data.ipynb #ebb759e3
-def _images_in(folder:Path)->list:
-    "Image files below `folder` (any depth), sorted, hidden files and folders skipped."
-    return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTS and p.is_file()
-                  and not any(s.startswith('.') for s in p.relative_to(folder).parts))
+_JUNK = {'__MACOSX', 'Thumbs.db', 'desktop.ini'}   # what zip tools and file browsers leave beside the images
 
-def _subdirs(folder:Path)->list: return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith('.'))
+def _hidden(name:str)->bool: return name.startswith('.') or name in _JUNK
+
+def _files_in(folder:Path)->tuple:
+    "(image files, other files) below `folder` (any depth), sorted; hidden files and folders skipped."
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and not any(_hidden(s) for s in p.relative_to(folder).parts))
+    return [p for p in files if p.suffix.lower() in IMAGE_EXTS], [p for p in files if p.suffix.lower() not in IMAGE_EXTS]
+
+def _subdirs(folder:Path)->list: return sorted(d for d in folder.iterdir() if d.is_dir() and not _hidden(d.name))
+
+def _warn_ignored(others:list, where):
+    "One warning for the files of a dataset folder that are skipped because their extension is not an image's."
+    if not others: return
+    exts = pd.Series([p.suffix.lower() or '(none)' for p in others]).value_counts()
+    warnings.warn(f'Ignored {len(others)} files in {where} that are not images ({", ".join(f"{e} x{n}" for e,n in exts.items())}), '
+                  f'e.g. {others[0]}; images are {" ".join(sorted(IMAGE_EXTS))}')
 
 def _class_folders(folder:Path)->list:
     "(image, class folder name) for every image in the class folders of `folder`; empty class folders are an error."
     dirs = _subdirs(folder)
     if not dirs: raise FileNotFoundError(f'{folder} has no class sub-folders: put the images of each class in a folder named after it')
-    out = []
+    out, others = [], []
     for d in dirs:
-        imgs = _images_in(d)
+        imgs, other = _files_in(d)
         if not imgs: raise ValueError(f'Class folder {d} holds no images ({", ".join(sorted(IMAGE_EXTS))}); add images or remove the folder')
-        out += [(p, d.name) for p in imgs]
+        out += [(p, d.name) for p in imgs]; others += other
+    _warn_ignored(others, folder)
     return out
+
+def _check_trained(names:list, split:dict, where):
+    "Every class needs a training image: name those without one, with how many images they have in all."
+    n = {s: pd.Series([l for _,l in items], dtype=int).value_counts() for s,items in split.items()}
+    total = lambda i: sum(int(v.get(i, 0)) for v in n.values())
+    bad = [f'{c!r} ({total(i)} image{"" if total(i) == 1 else "s"} in all)' for i,c in enumerate(names) if not n['train'].get(i, 0)]
+    if bad: raise ValueError(f'Classes {", ".join(bad)} in {where} get no training image. A class needs at least 2 images '
+                             f'when medprompt splits it 50/20/30, or images in train/ (train rows of a CSV); add images or drop the class')
 
 def from_folder(
     folder:str|Path, # a folder of class folders, optionally inside train/ val/ test/
@@ -330,6 +363,7 @@ def from_folder(
         raw = _class_folders(folder)
         names, lookup = _class_index([c for _,c in raw], classnames, where=folder)
         split = dict(zip(('train', 'val', 'test'), _split_by_class([(p, lookup[c]) for p,c in raw], (.5, .2, .3), split_seed)))
+    _check_trained(names, split, folder)
     return MedDataset(name or folder.name, names, split['train'], split['val'], split['test'], root=folder)
 
 # %% ../nbs/02_data.ipynb #98ab139d
@@ -340,6 +374,32 @@ def _check_exist(paths:list, where:str):
         raise FileNotFoundError(f'{len(missing)} of {len(paths)} images listed in {where} do not exist, e.g. '
                                 f'{", ".join(str(p) for p in missing[:3])}. Check the data root and that the images were fully unpacked.')
 
+def _read_table(csv:Path)->pd.DataFrame:
+    "The CSV as stripped strings, lower-case column names; a BOM, Windows line ends and `;` or tab separators are fine."
+    try:
+        with open(csv, encoding='utf-8-sig', newline='') as f: header = f.readline()
+        sep = next((s for s in (',', ';', '\t') if s in header), ',')
+        df = pd.read_csv(csv, dtype=str, keep_default_na=False, sep=sep, encoding='utf-8-sig')
+    except pd.errors.EmptyDataError:
+        raise ValueError(f'{csv} is empty: write a header line path,label (optionally ,split) and then one line per image') from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueError(f'Cannot read {csv} as a CSV file ({str(e).strip()}); save it as UTF-8 text with columns path,label') from None
+    df.columns = [c.strip().lower() for c in df.columns]
+    return df.apply(lambda col: col.str.strip())
+
+def _unique_rows(df:pd.DataFrame, csv:Path)->pd.DataFrame:
+    "`df` with repeated rows dropped (with a warning); one image listed with two labels or splits is an error."
+    dup = df.duplicated(['key', 'label', 'split'] if 'split' in df.columns else ['key', 'label'])
+    if dup.any():
+        warnings.warn(f'{csv} lists {int(dup.sum())} rows twice, e.g. {df["path"][dup].iloc[0]}: each image is used once')
+        df = df[~dup]
+    clash = df['key'].duplicated(keep=False)
+    if clash.any():
+        p = df['path'][clash].iloc[0]
+        raise ValueError(f'{csv} lists {p} on {int((df["key"] == df["key"][clash].iloc[0]).sum())} rows with different labels or splits; '
+                         f'keep one row per image')
+    return df
+
 def from_csv(
     csv:str|Path, # CSV with columns path, label and optionally split
     classnames:list|dict|None=None, # class names: None (sorted labels), a list (class order) or {label: class name}
@@ -348,21 +408,27 @@ def from_csv(
 )->MedDataset:
     "A dataset from a CSV of `path,label[,split]`."
     csv = Path(csv).expanduser()
-    df = pd.read_csv(csv, dtype=str, keep_default_na=False, skipinitialspace=True)
-    df.columns = [c.strip().lower() for c in df.columns]
+    df = _read_table(csv)
     if not {'path', 'label'} <= set(df.columns): raise ValueError(f'{csv} needs columns path and label (and optionally split); found {list(df.columns)}')
-    paths = [p if p.is_absolute() else csv.parent/p for p in map(Path, df['path'])]
+    if df.empty: raise ValueError(f'{csv} has a header but no rows: add one line path,label per image')
+    blank = [i + 1 for i,(p,l) in enumerate(zip(df['path'], df['label'])) if not p or not l]
+    if blank: raise ValueError(f'{csv} has rows with an empty path or label (data rows {blank[:5]}); fill them in or delete them')
+    as_posix = (lambda s: s.replace('\\', '/')) if os.sep == '/' else str   # a CSV written on Windows
+    paths = [p if p.is_absolute() else csv.parent/p for p in map(Path, map(as_posix, df['path']))]
+    df = _unique_rows(df.assign(key=[os.path.normpath(p) for p in paths], full=paths), csv)
+    paths = list(df['full'])
     _check_exist(paths, csv)
     names, lookup = _class_index(df['label'], classnames, where=csv)
     items = [(p, lookup[l]) for p,l in zip(paths, df['label'])]
     if 'split' not in df.columns: tr, va, te = _split_by_class(items, (.5, .2, .3), split_seed)
     else:
-        s = df['split'].str.strip().str.lower().replace({'valid': 'val', 'validation': 'val'})
+        s = df['split'].str.lower().replace({'valid': 'val', 'validation': 'val'})
         bad = sorted(set(s) - {'train', 'val', 'test'})
         if bad: raise ValueError(f'Unknown split values {bad} in {csv}; use train, val or test')
         tr, va, te = ([o for o,x in zip(items, s) if x == k] for k in ('train', 'val', 'test'))
         if not tr or not te: raise ValueError(f'{csv} has a split column but no {"train" if not tr else "test"} rows')
         if not va: tr, va = _split_by_class(tr, (.8, .2), split_seed)
+    _check_trained(names, dict(train=tr, val=va, test=te), csv)
     return MedDataset(name or csv.stem, names, tr, va, te, root=csv.parent)
 
 # %% ../nbs/02_data.ipynb #ce8d9a01
@@ -420,32 +486,77 @@ def load_dataset(
     if p.is_dir(): return from_folder(p, classnames, name, split_seed)
     raise FileNotFoundError(f'{name_or_path!r} is neither a registered dataset ({", ".join(DATASETS)}) nor an existing folder or .csv file')
 
+# %% ../nbs/02_data.ipynb #b9416308
+@functools.lru_cache(maxsize=None)
+def _decode_error(path:str, mtime_ns:int, size:int)->str|None:
+    "Why the file at `path`, as it is now (modification time, size), cannot be decoded as an image; None if it can."
+    try: load_image(path)
+    except ImageLoadError as e: return str(e.__cause__ or e)
+    return None
+
+def image_error(
+    path:str|Path, # an existing image file
+)->str|None: # the decoder's complaint, or None when the image reads
+    "Whether an image decodes, checked once per process for each version of the file."
+    st = os.stat(path)
+    return _decode_error(str(path), st.st_mtime_ns, st.st_size)
+
+_warned_unreadable = set()
+def _warn_unreadable(bad:list, where:str):
+    "One warning naming the unreadable images of `bad` not warned about before in this process."
+    bad = [(p, why) for p,why in bad if str(p) not in _warned_unreadable]
+    _warned_unreadable.update(str(p) for p,_ in bad)
+    if bad: warnings.warn(f'Skipped {len(bad)} unreadable images of {where}: ' + '; '.join(f'{p} ({why})' for p,why in bad[:3])
+                          + (' ...' if len(bad) > 3 else '') + '. Replace or remove them to silence this warning')
+
+def drop_unreadable(
+    items:list, # [(path, label), ...]
+    where:str='', # what the items are, for the warning
+)->list:      # the items whose image decodes, in order
+    "`items` without the images that cannot be decoded (truncated, empty, not an image), with one warning naming them."
+    bad = [(p, why) for p,_ in items if (why := image_error(p))]
+    _warn_unreadable(bad, where)
+    drop = {p for p,_ in bad}
+    return [o for o in items if o[0] not in drop]
+
 # %% ../nbs/02_data.ipynb #c448f8f6
 def few_shot(
     items:list, # [(path, label), ...]
     k:int, # images per class
     seed:int=1, # seed of the draw
-    classnames:list|None=None, # class names, for error messages
+    classnames:list|None=None, # class names: every class must get its `k` (and errors name it)
     strict:bool=True, # error if a class has fewer than k images (else take all it has)
+    skip_unreadable:bool=True, # pass over images that cannot be decoded (with a warning) to the next of the ranking
 )->list:      # k items per class, ordered by class
     "Draw `k` items of every class, the same ones for the same seed on every machine."
-    out = []
-    for l, its in sorted(_by_class(items).items()):
-        if strict and len(its) < k:
+    if k < 0: raise ValueError(f'{k} shots asked for: give 0 (every training image) or a positive number of shots per class')
+    by, out, bad = _by_class(items), [], []
+    for l in (range(len(classnames)) if classnames else sorted(by)):
+        picks, skipped = [], []
+        for o in _rank(by.get(l, []), seed):
+            if len(picks) == k: break
+            why = image_error(o[0]) if skip_unreadable else None
+            if why: skipped.append((o[0], why))
+            else: picks.append(o)
+        if strict and len(picks) < k:
             cls = f'{classnames[l]!r} (label {l})' if classnames else f'label {l}'
-            raise ValueError(f'{k} shots asked for, but class {cls} has only {len(its)} images; use at most {len(its)} shots')
-        out += _rank(its, seed)[:k]
+            extra = f' that can be read ({len(skipped)} cannot, e.g. {skipped[0][0]})' if skipped else ''
+            raise ValueError(f'{k} shots asked for, but class {cls} has only {len(picks)} images{extra}; use at most {len(picks)} shots')
+        out += picks; bad += skipped
+    _warn_unreadable(bad, 'the few-shot draw')
     return out
 
 def fewshot_dataset(
     ds:MedDataset, # the full dataset
-    shots:int, # K, training images per class; 0 or None keeps everything
+    shots:int, # K, training images per class; 0 or None keeps every (readable) training image
     seed:int=1, # seed of the draw (the papers average seeds 1, 2, 3)
 )->MedDataset:
-    "`ds` with train cut to `shots` per class and val to `min(shots, 4)` per class; test unchanged."
-    if not shots: return ds
+    "`ds` with train cut to `shots` per class and val to `min(shots, 4)` per class, unreadable images left out everywhere."
+    test = drop_unreadable(ds.test, f'{ds.name} test')
+    if not shots:
+        return dataclasses.replace(ds, train=drop_unreadable(ds.train, f'{ds.name} train'), val=drop_unreadable(ds.val, f'{ds.name} val'), test=test)
     return dataclasses.replace(ds, train=few_shot(ds.train, shots, seed, ds.classnames),
-                               val=few_shot(ds.val, min(shots, 4), seed, strict=False))
+                               val=few_shot(ds.val, min(shots, 4), seed, strict=False), test=test)
 
 # %% ../nbs/02_data.ipynb #8b0791ce
 def base_novel(

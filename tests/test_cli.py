@@ -1,7 +1,9 @@
 "The `medprompt` command, as a user runs it (a fresh process, the installed entry point)."
-import subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 import pandas as pd
+
+from medprompt.cli import method_names, dataset_names, parser
 
 def _medprompt(*args):
     "Run the installed `medprompt` console script of this environment."
@@ -14,20 +16,87 @@ def test_list_names_methods_and_datasets():
     assert out.returncode == 0, out.stderr
     assert 'coop' in out.stdout and 'BTMRI' in out.stdout and 'demo' in out.stdout
 
+def test_help_and_list_import_no_torch():
+    "`--help` and `list` never import torch, fastai or open_clip (what made them take ~25 s); timed in benchmarks/cli_startup.py."
+    code = ("import sys\nfrom medprompt.cli import main\nmain(['list'])\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+            "print('HEAVY', sorted(m for m in ('torch', 'fastai', 'open_clip', 'timm', 'transformers', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert 'HEAVY []' in out.stdout and 'predict' in out.stdout, out.stdout
+
+def test_static_names_equal_the_registries():
+    "The names `list` reads from the source are those that importing registers (a new method module is seen by both)."
+    from medprompt.train import all_methods
+    from medprompt.data import DATASETS
+    assert method_names() == list(all_methods())
+    assert dataset_names() == list(DATASETS)
+
 def test_run_writes_tables(tmp_path):
     out = _medprompt('run', '--methods', 'coop', '--shots', '2,4', '--seeds', '1,2', '--epochs', '3', '--out', str(tmp_path), '--save')
     assert out.returncode == 0, out.stderr
     df = pd.read_csv(tmp_path/'results.csv')
     assert sorted(df['shots'].unique()) == [2, 4] and len(df) == 4
-    assert df['test_acc'].between(0, 100).all()
-    assert len(list(tmp_path.glob('*.pt'))) == 4
-    assert 'mean' not in (tmp_path/'results.md').read_text() and '±' in (tmp_path/'results.md').read_text()
+    assert df['test_acc'].between(0, 100).all() and df['balanced_acc'].between(0, 100).all() and df['macro_f1'].between(0, 100).all()
+    assert (df['test_acc'] == df['test_acc'].round(2)).all()
+    assert len(list(tmp_path.glob('*.pt'))) == 4 and len(list((tmp_path/'runs').glob('*.json'))) == 4
+    assert len(list((tmp_path/'runs').glob('*-confusion.png'))) == 4 and (tmp_path/'accuracy_vs_shots.png').stat().st_size > 0
+    md = (tmp_path/'results.md').read_text()
+    assert 'mean' not in md and '±' in md and 'balanced accuracy' in md and 'macro-F1' in md
+    for line in ('[1/4] coop | demo | 2 shots | seed 1 | ETA --', '[2/4] coop | demo | 2 shots | seed 2 | ETA'):
+        assert line in out.stdout, out.stdout
+    rec = json.loads(next((tmp_path/'runs').glob('coop-demo-4shot-seed2-*.json')).read_text())
+    assert set(rec['versions']) == {'medprompt', 'torch', 'open_clip_torch', 'timm', 'transformers', 'fastai'} and rec['versions']['torch']
+    assert rec['settings']['epochs'] == 3 and rec['backbone_key'].startswith('tiny') and rec['metrics']['acc1'] == df.set_index('run_id').loc[rec['run_id'], 'test_acc']
+
+def test_rerun_keeps_and_skips_finished_runs(tmp_path):
+    "Re-running a grid into the same --out keeps its rows and retrains nothing; a wider grid adds only the new runs."
+    a = _medprompt('run', '--methods', 'coop', '--shots', '2', '--seeds', '1,2', '--epochs', '2', '--out', str(tmp_path))
+    assert a.returncode == 0, a.stderr
+    records = {p: p.read_bytes() for p in (tmp_path/'runs').glob('*.json')}
+    b = _medprompt('run', '--methods', 'coop', '--shots', '2,4', '--seeds', '1,2', '--epochs', '2', '--out', str(tmp_path))
+    assert b.returncode == 0, b.stderr
+    assert b.stdout.count('finished before, kept') == 2 and b.stdout.count('test acc') == 2, b.stdout
+    assert all(p.read_bytes() == v for p,v in records.items())          # the finished runs were not redone
+    df = pd.read_csv(tmp_path/'results.csv')
+    assert len(df) == 4 and sorted(zip(df['shots'], df['seed'])) == [(2, 1), (2, 2), (4, 1), (4, 2)]
+    c = _medprompt('run', '--methods', 'coop', '--shots', '2', '--seeds', '1', '--epochs', '2', '--lr', '0.01', '--out', str(tmp_path))
+    assert c.returncode == 0 and 'finished before' not in c.stdout, c.stdout   # another lr is another run ...
+    df = pd.read_csv(tmp_path/'results.csv')
+    assert len(df) == 5 and (df['overrides'] == 'epochs=2, lr=0.01').sum() == 1   # ... merged beside the others, never 4 -> 1
+
+def test_options_reach_the_run(tmp_path):
+    "--lr, --bs, --epochs, --set, --precision and --device reach `run_experiment` (they are in each run's settings)."
+    out = _medprompt('run', '--methods', 'coop', '--shots', '2', '--epochs', '2', '--lr', '0.01', '--bs', '4', '--set', 'n_ctx=8',
+                     '--set', 'ctx_init=none', '--precision', 'fp32', '--device', 'cpu', '--out', str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    s = json.loads(next((tmp_path/'runs').glob('*.json')).read_text())['settings']
+    assert (s['lr'], s['bs'], s['epochs'], s['precision'], s['settings']) == (0.01, 4, 2, 'fp32', {'n_ctx': 8, 'ctx_init': None})
+    assert 'device' not in s   # where a run is computed does not change what it is
+
+def test_random_backbone_warned_once_on_real_data(tmp_path):
+    from PIL import Image
+    for c in ('a', 'b'):
+        (tmp_path/'data'/c).mkdir(parents=True)
+        for i in range(4): Image.new('L', (16, 16), 40*i + 100*(c == 'b')).save(tmp_path/'data'/c/f'{i}.png')
+    out = _medprompt('run', '--methods', 'zeroshot,coop', '--shots', '1', '--epochs', '1', '--dataset', str(tmp_path/'data'), '--out', str(tmp_path/'o'))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("medprompt: warning: Backbone 'tiny' is a small random model") == 1, out.stderr
+    demo = _medprompt('run', '--methods', 'zeroshot', '--shots', '1', '--out', str(tmp_path/'d'))
+    assert demo.returncode == 0 and 'random model' not in demo.stderr, demo.stderr
+
+def test_predict_arguments():
+    "`medprompt predict CHECKPOINT IMAGES... [--bs N] [--csv OUT] [--device D]` parses (it calls `medprompt.inference.predict_command`)."
+    a = parser().parse_args(['predict', 'runs/x/coop.pt', 'a.png', 'b.jpg', 'folder/', '--bs', '16', '--csv', 'p.csv', '--device', 'cpu'])
+    assert (a.checkpoint, a.images, a.bs, a.csv, a.device) == ('runs/x/coop.pt', ['a.png', 'b.jpg', 'folder/'], 16, 'p.csv', 'cpu')
+    a = parser().parse_args(['predict', 'coop.pt', 'a.png'])
+    assert (a.bs, a.csv, a.device) == (32, None, None)
 
 def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):
     for args, msg in ((['--methods', 'nope'], 'Unknown methods'), (['--dataset', str(tmp_path/'missing')], 'neither a registered dataset'),
                       (['--shots', '500'], 'has only')):
         out = _medprompt('run', *args, '--out', str(tmp_path/'o'))
         assert out.returncode == 2 and msg in out.stderr and 'Traceback' not in out.stderr, out.stderr
+        assert out.stderr.strip().count('\n') == 0 and out.stderr.startswith('medprompt: error: '), out.stderr
 
 def test_speed_benchmark_runs_and_prints_ratios():
     "The benchmark script runs on the tiny backbone (its ratios are read, never asserted on)."
@@ -35,3 +104,10 @@ def test_speed_benchmark_runs_and_prints_ratios():
     out = subprocess.run([sys.executable, str(script), '--reps', '1'], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count('x faster') == 2 and 'saves' in out.stdout
+
+def test_startup_benchmark_runs():
+    "benchmarks/cli_startup.py times --help and list against a bare interpreter (numbers read, never asserted on)."
+    script = Path(__file__).parents[1]/'benchmarks'/'cli_startup.py'
+    out = subprocess.run([sys.executable, str(script), '--reps', '1'], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert 'medprompt --help' in out.stdout and 'medprompt list' in out.stdout and out.stdout.count('x python -c pass') == 5

@@ -55,17 +55,24 @@ def test_every_method_round_trips_through_a_fresh_process(demo, tmp_path):
     for name, logits in expected.items(): assert_close_rel(got[name], logits, msg=f'{name} changed on reload:')
 
 def test_every_trainable_method_beats_its_start_with_its_reference_recipe():
-    "On the demo data (16 shots) and the tiny BiomedCLIP-like backbone, training improves test accuracy."
+    """On the demo data (16 shots) and the tiny BiomedCLIP-like backbone, training improves test accuracy.
+
+    Image-space methods (VPT, MaPLe, Biomed-DPT, ...) train tokens fed to the random tiny ViT: one seed's accuracy
+    on the 36 test images swings by +-15 points, so they are judged as the papers report, by the mean over seeds 1-3."""
     from medprompt.core import seed_everything
-    bb, ds = load_backbone('tiny'), fewshot_dataset(load_dataset('demo'), 16, seed=1)
+    bb = load_backbone('tiny')
+    def before_after(cls, seed):
+        ds = fewshot_dataset(load_dataset('demo'), 16, seed=seed)
+        seed_everything(seed)
+        dls = (feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False) if cls.uses_image_features
+               else image_dataloaders(ds, bb, bs=cls.recipe.bs, num_workers=0))   # image-space methods train on images
+        m = cls(bb, ds.classnames, **method_kwargs(cls.name, ds.classnames))
+        before = evaluate(m, dls[2])
+        fit(method_learner(m, dls, quiet=True))
+        return before, evaluate(m, dls[2])
     report = {}
     for name, cls in METHODS.items():
         if name == 'zeroshot': continue
-        seed_everything(1)
-        dls = (feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False) if cls.uses_image_features
-               else image_dataloaders(ds, bb, bs=cls.recipe.bs, num_workers=0))   # image-space methods train on images
-        m = cls(bb, ds.classnames, **method_kwargs(name, ds.classnames))
-        before = evaluate(m, dls[2])
-        fit(method_learner(m, dls, quiet=True))
-        report[name] = (before, evaluate(m, dls[2]))
+        runs = [before_after(cls, s) for s in ((1,) if cls.uses_image_features else (1, 2, 3))]
+        report[name] = tuple(sum(r[i] for r in runs) / len(runs) for i in (0, 1))
     assert all(after > before for before, after in report.values()), report
