@@ -135,22 +135,22 @@ def _as_batch(p, x):
 
 class VisionPrompts:
     "Handle on vision prompts hooked into a `VisionTower`; `remove()` (or leaving a `with` block) unhooks them."
-    def __init__(self, tower:VisionTower, shallow, deep:dict|None=None):
+    def __init__(self, tower:VisionTower, shallow, deep:dict|None=None, replace:bool=False):
         deep = deep or {}
         bad = [l for l in deep if not 1 <= l < tower.n_layers]
         if bad: raise ValueError(f'Deep prompt layers must be in 1..{tower.n_layers-1} (layer 0 takes the shallow prompts); got {bad}')
         self.n = (shallow() if callable(shallow) else shallow).shape[-2]
-        k = tower.n_prefix
+        k, drop = tower.n_prefix, self.n if replace else 0     # replace: the prompts take the first n patch tokens' place
         def insert(mod, args, out):
-            return torch.cat([out[:, :k], _as_batch(shallow, out), out[:, k:]], dim=1)
-        def replace(p):
+            return torch.cat([out[:, :k], _as_batch(shallow, out), out[:, k+drop:]], dim=1)
+        def overwrite(p):
             def hook(mod, args):
                 x = args[0]
                 x = torch.cat([x[:, :k], _as_batch(p, x), x[:, k+self.n:]], dim=1)
                 return (x, *args[1:])
             return hook
         self.handles = [tower.embed_out.register_forward_hook(insert)]
-        self.handles += [tower.blocks[l].register_forward_pre_hook(replace(p)) for l,p in deep.items()]
+        self.handles += [tower.blocks[l].register_forward_pre_hook(overwrite(p)) for l,p in deep.items()]
 
     def remove(self):
         for h in self.handles: h.remove()
@@ -200,9 +200,9 @@ class Backbone(nn.Module):
         "Text features of `embeds` (`ids` give padding / end-of-text); `deep[l]` replaces positions 1..n at text layer `l`."
         with deep_text_prompts(self.text, deep): return self.text.encode_embeds(embeds, ids)
 
-    def prompt_vision(self, shallow, deep:dict|None=None)->VisionPrompts:
-        "Insert `shallow` tokens after the class token, replaced by `deep[l]` at the input of block `l`."
-        return VisionPrompts(self.vision, shallow, deep)
+    def prompt_vision(self, shallow, deep:dict|None=None, replace:bool=False)->VisionPrompts:
+        "Insert `shallow` tokens after the class token (`replace`: over the first patch tokens), replaced by `deep[l]` at the input of block `l`."
+        return VisionPrompts(self.vision, shallow, deep, replace)
 
     def __repr__(self): return f'Backbone({self.id!r}, text={self.text.kind}, vision={self.vision.kind})'
 

@@ -49,6 +49,7 @@ class DatasetInfo:
     source:str # where the images come from
     split_file:str|None=None # packaged split file, None for folder-layout datasets
     aliases:tuple=() # other folder names of each class, as (folder, class name) pairs
+    clinical_template:str='a photo of a {}.' # the prompt a clinician would write for it, '{}' = class name (Biomed-DPT's)
 
     @property
     def folder(self)->str:
@@ -56,35 +57,43 @@ class DatasetInfo:
         return f'{self.name}/{self.name}'
 
 # %% ../nbs/02_data.ipynb #7bd4e6cc
-def _bench(name, modality, organ, source, classnames, split=True, aliases=()):
+def _bench(name, modality, organ, source, classnames, template, split=True, aliases=()):
     return DatasetInfo(name, modality, organ, tuple(classnames), source,
-                       f'splits/split_{name}.json.gz' if split else None, tuple(aliases))
+                       f'splits/split_{name}.json.gz' if split else None, tuple(aliases), template)
 
+# clinical templates: Biomed-DPT's (Peng et al. 2025, Table 2; code `CUSTOM_BIOMEDDPT_TEMPLATES`), spelling as in the code
 DATASETS = {d.name: d for d in [
-    _bench('BTMRI', 'MRI', 'brain', 'Brain Tumor MRI', ['glioma tumor', 'meningioma tumor', 'pituitary tumor', 'normal brain']),
-    _bench('BUSI', 'ultrasound', 'breast', 'Breast Ultrasound Images (BUSI)', ['benign tumor', 'malignant tumor', 'normal scan']),
+    _bench('BTMRI', 'MRI', 'brain', 'Brain Tumor MRI', ['glioma tumor', 'meningioma tumor', 'pituitary tumor', 'normal brain'],
+           'a MR photo of a {} in the brain.'),
+    _bench('BUSI', 'ultrasound', 'breast', 'Breast Ultrasound Images (BUSI)', ['benign tumor', 'malignant tumor', 'normal scan'],
+           'a ultrasound photo of a {} in the breast.'),
     _bench('CHMNIST', 'histopathology', 'colorectum', 'Colorectal cancer histology (Kather et al.)',
            ['adipose tissue', 'complex stroma', 'debris', 'empty background', 'immune cells', 'normal mucosal glands',
-            'simple stroma', 'tumour epithelium']),
-    _bench('COVID_19', 'X-ray', 'chest', 'COVID-QU-Ex', ['covid lungs', 'lung opacity lungs', 'viral pneumonia lungs', 'normal lungs']),
-    _bench('CTKidney', 'CT', 'kidney', 'CT Kidney (normal, cyst, tumour, stone)', ['cyst kidney', 'kidney stone', 'kidney tumor', 'normal kidney']),
+            'simple stroma', 'tumour epithelium'], 'a histopathological photo of a {}.'),
+    _bench('COVID_19', 'X-ray', 'chest', 'COVID-QU-Ex', ['covid lungs', 'lung opacity lungs', 'viral pneumonia lungs', 'normal lungs'],
+           'a chest X-ray photo of a {} affected by COVID-19 in the lung.'),
+    _bench('CTKidney', 'CT', 'kidney', 'CT Kidney (normal, cyst, tumour, stone)', ['cyst kidney', 'kidney stone', 'kidney tumor', 'normal kidney'],
+           'a CT photo of a {} in the kidney.'),
     _bench('DermaMNIST', 'dermatoscopy', 'skin', 'DermaMNIST (HAM10000)',
            ['actinic keratosis', 'basal cell carcinoma', 'benign keratosis', 'dermatofibroma', 'melanoma',
-            'melanocytic nevus', 'vascular lesion']),
+            'melanocytic nevus', 'vascular lesion'], 'a dermatoscopy photo of a {} in the skin.'),
     _bench('KneeXray', 'X-ray', 'knee', 'Knee osteoarthritis severity (Kellgren-Lawrence grade)',
-           ['healthy knee', 'doubtful osteoarthritis', 'minimal osteoarthritis', 'moderate osteoarthritis', 'severe osteoarthritis']),
+           ['healthy knee', 'doubtful osteoarthritis', 'minimal osteoarthritis', 'moderate osteoarthritis', 'severe osteoarthritis'],
+           'a frontal X-ray photo of a {} in the knee joint.'),
     _bench('Kvasir', 'endoscopy', 'gastrointestinal tract', 'Kvasir v2',
            ['dyed lifted polyps', 'dyed resection margins', 'esophagitis', 'normal cecum', 'normal pylorus',
-            'normal z line', 'polyps', 'ulcerative colitis']),
+            'normal z line', 'polyps', 'ulcerative colitis'], 'a endoscopic photo of a {} in the colon.'),
     _bench('LungColon', 'histopathology', 'lung and colon', 'LC25000',
-           ['colon adenocarcinoma', 'colon benign tissue', 'lung adenocarcinoma', 'lung benign tissue', 'lung squamous cell carcinoma']),
+           ['colon adenocarcinoma', 'colon benign tissue', 'lung adenocarcinoma', 'lung benign tissue', 'lung squamous cell carcinoma'],
+           'a histopathological photo of a {}.'),
     _bench('OCTMNIST', 'OCT', 'retina', 'OCTMNIST (retinal OCT of Kermany et al.)',
-           ['choroidal neovascularization', 'diabetic macular edema', 'drusen', 'normal OCT scan'], split=False,
+           ['choroidal neovascularization', 'diabetic macular edema', 'drusen', 'normal OCT scan'], 'a OCT photo of a {}.', split=False,
            aliases=[('CNV', 'choroidal neovascularization'), ('DME', 'diabetic macular edema'), ('normal', 'normal OCT scan')]),
-    _bench('RETINA', 'fundus photography', 'eye', 'Retinal fundus disease images', ['diabetic retinopathy', 'glaucoma', 'cataract', 'normal retina']),
+    _bench('RETINA', 'fundus photography', 'eye', 'Retinal fundus disease images', ['diabetic retinopathy', 'glaucoma', 'cataract', 'normal retina'],
+           'a photo of a {} presented in image.'),
     DatasetInfo('demo', 'synthetic histology-like tiles', 'none (synthetic)',
                 ('tissue with round nodules', 'tissue with elongated fibres', 'tissue with scattered small cells', 'empty tissue'),
-                'bundled with medprompt, made by tools/make_demo_data.py'),
+                'bundled with medprompt, made by tools/make_demo_data.py', clinical_template='a histology photo of a {}.'),
 ]}
 BENCHMARKS = [n for n in DATASETS if n != 'demo']
 _NAME_ALIASES = {'covidquex': 'COVID_19', 'covid19': 'COVID_19', 'lc25000': 'LungColon'}

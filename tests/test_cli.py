@@ -104,6 +104,7 @@ def test_speed_benchmark_runs_and_prints_ratios():
     out = subprocess.run([sys.executable, str(script), '--reps', '1'], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count('x faster') == 2 and 'saves' in out.stdout
+    assert 'Biomed-DPT step' in out.stdout and out.stdout.count('x the images/s') == 2 and 'MiB' in out.stdout
 
 def test_startup_benchmark_runs():
     "benchmarks/cli_startup.py times --help and list against a bare interpreter (numbers read, never asserted on)."

@@ -16,7 +16,7 @@ def method_kwargs(name:str, classnames:list)->dict:
 
 def test_the_issue_methods_are_all_registered():
     for name in ('zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
-                 'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'vpt', 'maple', 'cilmp'):
+                 'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'vpt', 'maple', 'biomed_dpt', 'cilmp'):
         assert name in METHODS, f'{name} is not registered'
 
 @pytest.fixture(scope='module')
