@@ -33,7 +33,7 @@ import medprompt
 from .core import stable_hash, save_json_atomic
 from .backbones import TINY_SPECS
 from .data import ASSETS, DATASETS
-from .train import predict
+from .train import loader_logits
 
 # %% ../nbs/20_experiment.ipynb #64cf3117
 def classification_metrics(
@@ -137,7 +137,7 @@ def run_experiment(
     start = time.perf_counter()
     learn = fit(method_learner(m, dls, recipe, precision=precision, quiet=quiet))
     seconds = time.perf_counter() - start
-    metrics = classification_metrics(*predict(m, dls[2]), ds.n_classes)
+    metrics = classification_metrics(*loader_logits(m, dls[2]), ds.n_classes)
     row = dict(method=method, dataset=ds.name, subset=subset, backbone=bb.id, shots=shots, seed=seed, shot_seed=shot_seed,
                epochs=recipe.epochs, lr=recipe.lr, bs=recipe.bs, views=views if cls.uses_image_features else None,
                precision=learn.precision, overrides=describe_overrides(key), test_acc=metrics['acc1'],

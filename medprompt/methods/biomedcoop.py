@@ -17,7 +17,7 @@ from fastcore.basics import store_attr
 
 from ..backbones import Backbone, load_backbone
 from .zeroshot import class_descriptions
-from ..train import Recipe, clip_logits, register_method
+from ..train import Recipe, clip_logits, register_method, batch_term
 from .coop import CoOp
 
 # %% ../../nbs/18_biomedcoop.ipynb #d4279178
@@ -125,9 +125,9 @@ class BiomedCoOp(CoOp):
         keep = select_descriptions(description_scores(image_features, self.desc_feats, self.logit_scale), self.tau)
         return clip_logits(image_features, self.desc_feats[keep].mean(0), self.logit_scale)
 
-    def loss(self, logits, y):
-        "L = CE + λ1·SCCM + λ2·KDSP on the batch `forward` just saw."
-        loss = F.cross_entropy(logits, y)
-        if self.sccm_weight: loss = loss + self.sccm_weight * sccm_loss(self._cls, self.desc_mean)
-        if self.kdsp_weight: loss = loss + self.kdsp_weight * kdsp_loss(logits, self.teacher_logits(self._img))
+    def loss(self, logits, y, reduction='mean'):
+        "L = CE + λ1·SCCM + λ2·KDSP on the batch `forward` just saw (SCCM and KDSP are batch terms, see `batch_term`)."
+        loss = F.cross_entropy(logits, y, reduction=reduction)
+        if self.sccm_weight: loss = loss + batch_term(self.sccm_weight * sccm_loss(self._cls, self.desc_mean), y, reduction)
+        if self.kdsp_weight: loss = loss + batch_term(self.kdsp_weight * kdsp_loss(logits, self.teacher_logits(self._img)), y, reduction)
         return loss

@@ -37,5 +37,5 @@ class CoOp(PromptMethod):
 
     def forward(self, x):
         "Logits of images or cached image features against the learned prompts."
-        self._img, self._cls = self.image_features(x), self.prompt()   # kept for the losses of CoOp's descendants
+        self._img, self._cls = self.image_features(x), self.prompt().float()   # kept (fp32) for the losses of CoOp's descendants
         return clip_logits(self._img, self._cls, self.logit_scale)

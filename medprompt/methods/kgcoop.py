@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 
 from ..backbones import Backbone, load_backbone
 from ..prompts import DEFAULT_TEMPLATE, template_features
-from ..train import Recipe, register_method
+from ..train import Recipe, register_method, batch_term
 from .coop import CoOp
 
 # %% ../../nbs/14_kgcoop.ipynb #8d195d54
@@ -44,6 +44,6 @@ class KgCoOp(CoOp):
         self.kg_weight = kg_weight
         self.register_buffer('clip_text_features', template_features(backbone, classnames, template), persistent=False)
 
-    def loss(self, logits, y):
+    def loss(self, logits, y, reduction='mean'):
         "Cross-entropy plus lambda times the knowledge-guidance term of the last forward's class features."
-        return F.cross_entropy(logits, y) + self.kg_weight * kg_loss(self._cls, self.clip_text_features)
+        return F.cross_entropy(logits, y, reduction=reduction) + batch_term(self.kg_weight * kg_loss(self._cls, self.clip_text_features), y, reduction)

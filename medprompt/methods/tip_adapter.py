@@ -166,6 +166,7 @@ class InitAlphaSearch(Callback):
     "BiomedCoOp's Tip-Adapter-F: one full fine-tune per initial α before the main loop, which the reference leaves a no-op."
     order = 90   # after every other callback's before_fit
     def before_fit(self):
+        if not self.learn.fitting: return   # fastai also sends before_fit when it only predicts (get_preds, validate)
         self.model.search_init_alpha(self.dls, self.learn.recipe.replace(epochs=self.n_epoch))
         raise CancelFitException()   # the reference's main loop does not move the keys
 
