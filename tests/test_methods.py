@@ -8,9 +8,15 @@ from medprompt.train import all_methods, method_learner, fit, save_method, evalu
 
 METHODS = all_methods()
 
+def method_kwargs(name:str, classnames:list)->dict:
+    "What a method cannot be built without: CILMP's LLM representations, here from the tiny local causal LM."
+    if name != 'cilmp': return {}
+    from medprompt.llm_reps import tiny_llm_reps
+    return dict(reps=str(tiny_llm_reps(classnames)))
+
 def test_the_issue_methods_are_all_registered():
     for name in ('zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
-                 'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'vpt', 'maple', 'biomed_dpt'):
+                 'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'vpt', 'maple', 'biomed_dpt', 'cilmp'):
         assert name in METHODS, f'{name} is not registered'
 
 @pytest.fixture(scope='module')
@@ -28,7 +34,7 @@ def test_every_method_round_trips_through_a_fresh_process(demo, tmp_path):
     for name, cls in METHODS.items():
         torch.manual_seed(0)
         dls = feats if cls.uses_image_features else image_dataloaders(ds, bb, bs=8, num_workers=0)
-        m = cls(bb, ds.classnames)
+        m = cls(bb, ds.classnames, **method_kwargs(name, ds.classnames))
         fit(method_learner(m, dls, cls.recipe.replace(epochs=min(cls.recipe.epochs, 2), bs=8), quiet=True))
         assert 0 <= evaluate(m, feats[2] if cls.uses_image_features else dls[2]) <= 100
         save_method(m, tmp_path/f'{name}.pt')
@@ -60,7 +66,7 @@ def test_every_trainable_method_beats_its_start_with_its_reference_recipe():
         seed_everything(seed)
         dls = (feature_dataloaders(ds, bb, bs=cls.recipe.bs, progress=False) if cls.uses_image_features
                else image_dataloaders(ds, bb, bs=cls.recipe.bs, num_workers=0))   # image-space methods train on images
-        m = cls(bb, ds.classnames)
+        m = cls(bb, ds.classnames, **method_kwargs(cls.name, ds.classnames))
         before = evaluate(m, dls[2])
         fit(method_learner(m, dls, quiet=True))
         return before, evaluate(m, dls[2])
