@@ -149,6 +149,15 @@ def _add_predict_args(p:argparse.ArgumentParser):
     p.add_argument('--csv', default=None, help='also write the predictions to this CSV file')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
 
+def _add_llm_reps_args(p:argparse.ArgumentParser):
+    p.add_argument('--model', required=True, help='a Hugging Face causal LM: hub id or local folder')
+    p.add_argument('--classes', required=True, help="a registered dataset, a text file with one class per line, or 'a,b,c'")
+    p.add_argument('--out', required=True, help='the representation file to write (classes already in it are kept)')
+    p.add_argument('--overwrite', action='store_true', help='recompute classes already in the file')
+    p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
+    p.add_argument('--bs', type=int, default=8, help='classes per LLM batch')
+    p.add_argument('--max-new-tokens', type=int, default=128, help="length of the LLM's answer before its final token is read")
+
 def parser()->argparse.ArgumentParser:
     "The `medprompt` command's argument parser."
     p = argparse.ArgumentParser(prog='medprompt', description='Few-shot prompt learning for biomedical vision-language models.')
@@ -157,6 +166,7 @@ def parser()->argparse.ArgumentParser:
                   methods='all', out='runs/demo')
     _add_run_args(sub.add_parser('run', help='a grid of methods x shots x seeds on one dataset'))
     _add_predict_args(sub.add_parser('predict', help='classify images with a saved method'))
+    _add_llm_reps_args(sub.add_parser('llm-reps', help="CILMP's LLM representations of a list of classes"))
     sub.add_parser('list', help='registered methods and datasets')
     return p
 
@@ -179,7 +189,7 @@ def _one_line_warnings():
 
 def _check_numbers(args):
     "Recipe options out of range are errors before any work."
-    for opt, v, low in (('--epochs', args.epochs, 0), ('--bs', args.bs, 1), ('--views', args.views, 1)):
+    for opt, v, low in (('--epochs', args.epochs, 0), ('--bs', args.bs, 1), ('--views', args.views, 0)):
         if v is not None and v < low: raise ValueError(f'{opt} must be at least {low}, not {v}')
     if args.lr is not None and not args.lr > 0: raise ValueError(f'--lr must be positive, not {args.lr}')
 
@@ -194,6 +204,11 @@ def _grid(args)->dict:
 def _predict(args)->int:
     from medprompt.inference import predict_command
     return predict_command(args.checkpoint, args.images, bs=args.bs, csv=args.csv, device=args.device, echo=print)
+
+def _llm_reps(args)->int:
+    from medprompt.llm_reps import llm_reps_command
+    return llm_reps_command(args.model, args.classes, args.out, overwrite=args.overwrite, device=args.device, bs=args.bs,
+                            max_new_tokens=args.max_new_tokens, echo=print)
 
 def _report(summary, args):
     cols = [c for c in ('method', 'shots', 'overrides', 'seeds', 'accuracy', 'balanced accuracy', 'macro-F1')
@@ -212,6 +227,7 @@ def main(argv:list[str]|None=None)->int:
     try:
         with _one_line_warnings():
             if args.command == 'predict': return _predict(args)
+            if args.command == 'llm-reps': return _llm_reps(args)
             _report(run_grid(**_grid(args)), args)
     except KeyboardInterrupt:
         runs = Path(args.out)/'runs' if getattr(args, 'out', None) else None

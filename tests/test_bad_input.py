@@ -240,7 +240,7 @@ def test_shots_not_a_number(tmp_path, capsys, no_work):
     _one_error(rc, err, "--shots takes comma-separated whole numbers", "'4,eight'")
 
 @pytest.mark.parametrize('argv, msg', [(['--epochs', '-1'], '--epochs must be at least 0'), (['--bs', '0'], '--bs must be at least 1'),
-                                       (['--views', '0'], '--views must be at least 1'), (['--lr', '-0.1'], '--lr must be positive'),
+                                       (['--views', '-1'], '--views must be at least 0'), (['--lr', '-0.1'], '--lr must be positive'),
                                        (['--seeds', '-1'], 'Seeds are whole numbers from 0')])
 def test_numbers_out_of_range(argv, msg, tmp_path, capsys, no_work):
     rc, _, err = _run(capsys, *argv, '--out', str(tmp_path/'o'))

@@ -14,3 +14,20 @@ def test_llm_reps_command_then_cilmp_through_run_experiment(tmp_path):
     assert row['method'] == 'cilmp' and 0 <= row['test_acc'] <= 100
     m = load_method(tmp_path/f"{row['run_id']}.pt")                   # rebuilt from the saved state and the reps file
     assert m.name == 'cilmp' and m.llm_reps.shape == (4, 10, 16)
+
+def test_llm_reps_and_cilmp_from_the_shell(tmp_path):
+    "`medprompt llm-reps` writes the representations, `medprompt run --methods cilmp --set reps=...` trains on them."
+    import subprocess, sys
+    lm, out = save_tiny_causal_lm(tmp_path/'lm'), tmp_path/'reps.pt'
+    cli = [sys.executable, '-c', 'import sys; from medprompt.cli import main; sys.exit(main())']
+    r = subprocess.run(cli + ['llm-reps', '--model', str(lm), '--classes', 'demo', '--out', str(out), '--max-new-tokens', '4'],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert load_llm_reps(out, list(DATASETS['demo'].classnames)).shape[0] == 4
+    r = subprocess.run(cli + ['run', '--methods', 'cilmp', '--shots', '2', '--epochs', '1', '--bs', '8', '--set', f'reps={out}',
+                              '--out', str(tmp_path/'runs')], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path/'runs'/'results.csv').is_file()
+    bad = subprocess.run(cli + ['llm-reps', '--model', str(tmp_path/'nothing'), '--classes', 'demo', '--out', str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith('medprompt: error:'), bad.stderr

@@ -19,7 +19,7 @@ from fastai.callback.core import Callback
 from ..backbones import Backbone, load_backbone
 from ..prompts import ContextPrompt
 from ..train import PromptMethod, Recipe, clip_logits, register_method
-from ..llm_reps import load_llm_reps
+from ..llm_reps import load_llm_reps, tiny_llm_reps
 
 # %% ../../nbs/19c_cilmp.ipynb #29488731
 class ConditionalLoReFT(nn.Module):
@@ -102,6 +102,11 @@ class CILMP(PromptMethod):
     name = 'cilmp'
     recipe = Recipe(lr=0.0025, epochs=100, bs=64)
     uses_image_features = False   # the image tower is prompted: it trains on images
+
+    @classmethod
+    def dataset_settings(cls, info)->dict:
+        "The bundled demo comes with representations from the tiny random LLM (a pipeline check, like the tiny backbone); other data need `reps=`."
+        return dict(reps=str(tiny_llm_reps(list(info.classnames)))) if info.name == 'demo' else {}
 
     def __init__(self,
         backbone:Backbone,
