@@ -33,11 +33,16 @@ def method_names()->list[str]:
                 names += [a.value.value for a in c.body if _sets_name(a)]
     return sorted(n for n in names if not n.startswith('_'))
 
+def _entries(value:ast.AST)->list:
+    "The literal list of registry entries in `[...]` or `{d.name: d for d in [...]}`."
+    if isinstance(value, ast.DictComp): value = value.generators[0].iter
+    return value.elts if isinstance(value, ast.List) else []
+
 def dataset_names()->list[str]:
-    "The registered datasets' names, read from the `DATASETS` entries of `medprompt/data.py` without importing it."
+    "The registered datasets' names, read without importing it from every `*DATASETS = [...]` registry list of `medprompt/data.py`."
     tree = ast.parse((_PKG/'data.py').read_text(encoding='utf-8'))
-    reg = next(a.value for a in tree.body if isinstance(a, ast.Assign) and any(getattr(t, 'id', None) == 'DATASETS' for t in a.targets))
-    return [e.args[0].value for e in reg.generators[0].iter.elts]
+    regs = [a.value for a in tree.body if isinstance(a, ast.Assign) and any(getattr(t, 'id', '').endswith('DATASETS') for t in a.targets)]
+    return [e.args[0].value for r in regs for e in _entries(r)]
 
 # %% ../nbs/30_cli.ipynb #4f346ade
 def _check_out(out)->Path:
