@@ -5,7 +5,7 @@ import pandas as pd
 import pytest, torch
 from medprompt.core import assert_close_rel, seed_everything
 from medprompt.backbones import load_backbone
-from medprompt.data import load_dataset, fewshot_dataset, feature_dataloaders, image_dataloaders
+from medprompt.data import DATASETS, load_dataset, fewshot_dataset, feature_dataloaders, image_dataloaders
 from medprompt.train import all_methods, method_learner, fit, evaluate, save_method, load_method
 from medprompt.methods.coop import CoOp
 
@@ -61,7 +61,7 @@ def test_plain_fastai_calls_work_for_every_method(demo, name):
     cls = all_methods()[name]
     if not cls.uses_image_features: dls = image_dataloaders(ds, bb, bs=8, num_workers=0)   # methods that prompt the image tower
     torch.manual_seed(0)
-    m = cls(bb, ds.classnames)
+    m = cls(bb, ds.classnames, **cls.dataset_settings(DATASETS['demo']))   # what the demo's registry entry gives (CILMP: tiny LLM reps)
     learn = method_learner(m, dls, cls.recipe.replace(bs=8), quiet=True)
     learn.fit(1)
     if name in ('tip_adapter', 'tip_adapter_f'): assert len(m.cache_keys) == len(ds.train)
