@@ -21,7 +21,7 @@ from open_clip.hf_model import HFTextEncoder
 from open_clip.transformer import text_global_pool
 from fastcore.basics import store_attr
 
-from .core import cache_dir, seed_everything, save_json_atomic, save_torch_atomic
+from .core import cache_dir, isolated_rng, save_json_atomic, save_torch_atomic
 
 # %% ../nbs/01_backbones.ipynb #9f6bb0e4
 class HFTextTower(nn.Module):
@@ -336,8 +336,8 @@ def _write_tiny_checkpoint(tmp:Path, kind:str, seed:int):
     save_json_atomic(cfg, tmp/'open_clip_config.json')
     if kind == 'hf': _write_tiny_tokenizer(tmp)
     text_cfg = _resolve_text_cfg(cfg['model_cfg']['text_cfg'], tmp)
-    seed_everything(seed)
-    with _quiet_logs():   # open_clip and timm warn that no pretrained weights exist: that is the point here
+    # the writer's own seeded streams: a caller's seeded run gives the same result whether the cache was cold or warm
+    with isolated_rng(seed), _quiet_logs():   # open_clip and timm warn that no pretrained weights exist: the point here
         model = open_clip.create_model(f'local-dir:{tmp}', load_weights=False, pretrained_text=False, text_cfg=text_cfg)
     if kind == 'hf': _widen_linears(model.visual.trunk, gain=2., seed=seed)
     save_torch_atomic(model.state_dict(), tmp/'open_clip_pytorch_model.bin')

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 # %% ../nbs/07_llm_reps.ipynb #cbe428be
-from .core import cache_dir, get_device, save_torch_atomic, stable_hash
+from .core import cache_dir, get_device, isolated_rng, save_torch_atomic, stable_hash
 from .backbones import build_wordpiece_vocab, wordpiece_tokenizer
 
 # %% ../nbs/07_llm_reps.ipynb #bbd04ba0
@@ -76,8 +76,8 @@ def _write_tiny_causal_lm(folder:Path, n_layers:int, hidden:int, seed:int, chat:
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2*hidden, num_hidden_layers=n_layers,
                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512, initializer_range=init_std,
                       bos_token_id=cls_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    torch.manual_seed(seed)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
+    with isolated_rng(seed): lm = LlamaForCausalLM(cfg)   # own seeded stream: the caller's is left where it was
+    lm.save_pretrained(folder)
     tok.save_pretrained(folder)
 
 # %% ../nbs/07_llm_reps.ipynb #40e036e6
