@@ -661,8 +661,10 @@ def encode_items(
 )->tuple:     # (features [N, max(views, 1), D] float32 on the CPU, labels [N])
     "Image features of `items` under the backbone's image tower: the eval view, or `views` seeded augmented views."
     if views < 0: raise ValueError(f'views must be 0 (no augmentation) or a positive number of augmented views, not {views}')
+    # the loader's own generator: every pass of a DataLoader draws a base seed from torch's global generator, so
+    # encoding (done only when the cache is cold) would otherwise change the caller's seeded run
     dl = torch.utils.data.DataLoader(_Views(items, views, backbone.preprocess_eval, train_transform(backbone), seed),
-                                     batch_size=bs, num_workers=num_workers)
+                                     batch_size=bs, num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
     feats = [backbone.encode_image(x.to(backbone.device)).float().cpu() for x in (progress_bar(dl, leave=False) if progress else dl)]
     feats = torch.cat(feats) if feats else torch.zeros(0, backbone.embed_dim)
     return feats.reshape(len(items), max(views, 1), feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)

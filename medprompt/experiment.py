@@ -6,9 +6,9 @@ Docs: https://medprompt.github.io/medprompt/experiment.html.md"""
 
 # %% auto #0
 __all__ = ['classification_metrics', 'reference_settings', 'method_settings', 'split_settings', 'run_experiment', 'run_settings',
-           'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'plot_accuracy_vs_shots', 'plot_confusion',
-           'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results', 'harmonic_mean',
-           'run_base_to_novel', 'base_to_novel_table']
+           'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots',
+           'plot_confusion', 'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results',
+           'harmonic_mean', 'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -27,6 +27,7 @@ import datetime, json, re, warnings
 from importlib.metadata import version, PackageNotFoundError
 
 import numpy as np, torch.nn as nn
+from matplotlib.patches import Patch
 from matplotlib.figure import Figure
 
 import medprompt
@@ -207,22 +208,44 @@ def markdown_table(df:pd.DataFrame)->str:
     lines += ['| ' + ' | '.join(map(str, r)) + ' |' for r in df.itertuples(index=False)]
     return '\n'.join(lines)
 
+# %% ../nbs/20_experiment.ipynb #d34f314d
+_MARKERS = 'osD^vP*Xp<>hH8d'
+
+def method_style(
+    method:str, # a method name (a registered one gets the same style in every plot)
+)->dict: # matplotlib keyword arguments: color and marker
+    "A colour and marker per method, fixed by its place in the registry, so 17 methods stay apart in every plot."
+    import matplotlib
+    names = list(all_methods())
+    i = names.index(method) if method in names else len(names) + int(stable_hash(method), 16) % 20
+    return dict(color=matplotlib.colormaps['tab20'](i % 20), marker=_MARKERS[i % len(_MARKERS)])
+
 # %% ../nbs/20_experiment.ipynb #14810fa5
+def _series_label(name:tuple)->str: return ' | '.join(str(n) for n in name if n != '')
+
 def plot_accuracy_vs_shots(
     summary:pd.DataFrame, # from `summarise`
 )->Figure:
-    "Mean test accuracy (± std over seeds) against K, one line per method (and per setting, dataset, ... where they vary)."
-    fig = Figure(figsize=(5.5, 3.6), layout='constrained')
+    "Mean test accuracy (± std over seeds) against K, one line per method (and per setting, dataset, ... where they vary); bars for a single K."
+    fig = Figure(figsize=(6.5, 3.8), layout='constrained')
     ax = fig.subplots()
     keys = ['method'] + [c for c in ('overrides', 'dataset', 'subset', 'backbone') if c in summary and summary[c].nunique() > 1]
-    for name, g in summary.groupby(keys, sort=False):
-        g = g.sort_values('shots')
-        ax.errorbar(g['shots'], g['mean'], yerr=g['std'], marker='o', capsize=3, label=' | '.join(str(n) for n in name if n != ''))
+    groups = list(summary.groupby(keys, sort=False))
     ks = sorted(summary['shots'].unique())
-    if min(ks) > 0: ax.set_xscale('log', base=2)
-    ax.set_xticks(ks, [str(k) for k in ks]); ax.minorticks_off()
-    ax.set(xlabel='shots per class (K)', ylabel='test accuracy (%)', title=', '.join(sorted(set(summary['dataset'].astype(str)))))
-    ax.grid(alpha=.3); ax.legend(fontsize=8)
+    if len(ks) == 1:   # one K: a bar per method, not a column of dots
+        for j, (name, g) in enumerate(groups):
+            ax.bar(j, g['mean'].iloc[0], yerr=g['std'].fillna(0).iloc[0], capsize=3, color=method_style(name[0])['color'])
+        ax.set_xticks(range(len(groups)), [_series_label(n) for n, _ in groups], rotation=45, ha='right', fontsize=8)
+        ax.set(ylabel='test accuracy (%)', title=f"{', '.join(sorted(set(summary['dataset'].astype(str))))}, K = {ks[0]}")
+    else:
+        for name, g in groups:
+            g = g.sort_values('shots')
+            ax.errorbar(g['shots'], g['mean'], yerr=g['std'], capsize=3, label=_series_label(name), **method_style(name[0]))
+        if min(ks) > 0: ax.set_xscale('log', base=2)
+        ax.set_xticks(ks, [str(k) for k in ks]); ax.minorticks_off()
+        ax.set(xlabel='shots per class (K)', ylabel='test accuracy (%)', title=', '.join(sorted(set(summary['dataset'].astype(str)))))
+        ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, .5))
+    ax.grid(alpha=.3)
     return fig
 
 def plot_confusion(
@@ -350,3 +373,25 @@ def base_to_novel_table(
     avg = per.groupby(by, sort=False).agg(base=('base', 'mean'), novel=('novel', 'mean'), hm=('hm', 'mean'), seeds=('seeds', 'min')).reset_index()
     avg['dataset'] = 'Average'
     return pd.concat([per, avg[per.columns]], ignore_index=True)
+
+# %% ../nbs/20_experiment.ipynb #802cfc42
+def plot_base_to_novel(
+    table:pd.DataFrame, # from `base_to_novel_table`
+    dataset:str='Average', # which rows to draw: a dataset's or the average over datasets
+)->Figure:
+    "Base, novel and harmonic-mean accuracy as grouped bars, one group per method (the papers' base-to-novel comparison)."
+    rows = table[table['dataset'] == dataset]
+    if rows.empty: raise ValueError(f'No rows for dataset {dataset!r}; the table has {sorted(set(table["dataset"]))}')
+    labels = [' | '.join(str(r[c]) for c in ('method', 'backbone', 'shots') if c in r and (c == 'method' or table[c].nunique() > 1))
+              for _, r in rows.iterrows()]
+    fig = Figure(figsize=(max(4., 1.1*len(rows) + 1.5), 3.4), layout='constrained')
+    ax = fig.subplots()
+    bars = (('base', ''), ('novel', '//'), ('HM', '..'))
+    for j, (col, hatch) in enumerate(bars):
+        ax.bar(np.arange(len(rows)) + (j - 1) * 0.27, rows[col.lower()], width=0.26, hatch=hatch, edgecolor='black',
+               linewidth=.4, color=[method_style(m)['color'] for m in rows['method']])
+    ax.set_xticks(range(len(rows)), labels, rotation=30, ha='right', fontsize=8)
+    ax.set(ylabel='accuracy (%)', title=f'base-to-novel, {dataset}', ylim=(0, 1.25 * rows[['base', 'novel', 'hm']].max().max()))
+    ax.grid(alpha=.3, axis='y')
+    ax.legend(handles=[Patch(facecolor='white', edgecolor='black', hatch=h, label=c) for c, h in bars], fontsize=8, ncols=3, loc='upper right')
+    return fig

@@ -6,7 +6,7 @@ import pytest, torch
 from medprompt.core import assert_close_rel, seed_everything
 from medprompt.backbones import load_backbone
 from medprompt.data import DATASETS, load_dataset, fewshot_dataset, feature_dataloaders, image_dataloaders
-from medprompt.train import all_methods, method_learner, fit, evaluate, save_method, load_method
+from medprompt.train import all_methods, method_learner, fit, evaluate, loader_logits, save_method, load_method
 from medprompt.methods.coop import CoOp
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +24,7 @@ def test_predict_round_trip_in_a_fresh_process(demo, tmp_path):
     seed_everything(0)
     coop = CoOp(bb, ds.classnames)
     fit(method_learner(coop, dls, coop.recipe.replace(epochs=5, bs=8), quiet=True))
+    logits, _ = loader_logits(coop, dls[2])
     acc = evaluate(coop, dls[2])
     ckpt = save_method(coop, tmp_path/'coop.pt')
     paths = [str(p) for p, _ in full.test]
@@ -42,8 +43,15 @@ def test_predict_round_trip_in_a_fresh_process(demo, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     predicted = json.loads(out.stdout.strip().splitlines()[-1])
     truth = [full.classnames[l] for _, l in full.test]
-    n = len(truth)
-    assert round(100 * sum(p == t for p, t in zip(predicted, truth)) / n, 4) == round(acc, 4)
+    # Another process, batch size and image path: the logits agree up to rounding, so the classes agree wherever the
+    # top two logits are further apart than rounding can move them (near-ties may fall either way on another CPU).
+    top2 = logits.topk(2, -1).values
+    clear = (top2[:, 0] - top2[:, 1]) > 1e-4 * logits.abs().max()
+    assert [str(p) for p, _ in ds.test] == paths                         # the test loader keeps the folder's order
+    expected = [full.classnames[i] for i in logits.argmax(-1).tolist()]
+    assert [p for p, c in zip(predicted, clear) if c] == [e for e, c in zip(expected, clear) if c]
+    assert clear.sum() >= len(truth) - 2, 'the planted check needs clear decisions'
+    assert_close_rel(100 * sum(e == t for e, t in zip(expected, truth)) / len(truth), acc)
     csv = pd.read_csv(tmp_path/'pred.csv')
     assert csv['item'].tolist() == paths and csv['class'].tolist() == predicted
     assert list(csv.columns) == ['item', 'class', 'probability'] + [f'p({c})' for c in full.classnames]
@@ -52,7 +60,8 @@ def test_predict_round_trip_in_a_fresh_process(demo, tmp_path):
                             str(full.root/'test'), '--csv', str(tmp_path/'shell.csv')], capture_output=True, text=True, env=env, timeout=600)
     assert shell.returncode == 0, shell.stderr[-2000:]
     by_path = pd.read_csv(tmp_path/'shell.csv').set_index('item')['class']   # `medprompt predict` on the test folder: the same classes
-    assert [by_path[p] for p in paths] == predicted
+    shell_classes = [by_path[p] for p in paths]
+    assert [s for s, c in zip(shell_classes, clear) if c] == [p for p, c in zip(predicted, clear) if c]
 
 @pytest.mark.parametrize('name', sorted(all_methods()))
 def test_plain_fastai_calls_work_for_every_method(demo, name):

@@ -12,9 +12,11 @@ echo "== nbdev-test over $n_nbs notebooks"
 OMP_NUM_THREADS="${MEDPROMPT_TEST_THREADS:-1}" nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing
 
 echo "== pytest"
-if [ -n "${MEDPROMPT_TEST_THREADS:-}" ]; then export OMP_NUM_THREADS="$MEDPROMPT_TEST_THREADS"; fi
+# two worker processes with one torch thread each (pytest-xdist), for the same reason as the notebooks' two workers;
+# --durations lists the slowest tests, to keep the whole command under 15 minutes on 2 cores
+export OMP_NUM_THREADS="${MEDPROMPT_TEST_THREADS:-1}"
 set +e
-python -m pytest tests
+python -m pytest tests -n "${PYTEST_WORKERS:-2}" --dist worksteal --durations=20
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "run_tests: pytest collected no tests" >&2; exit 1; fi
