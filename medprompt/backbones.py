@@ -432,7 +432,7 @@ def _load_hub_backbone(repo_id:str, device=None)->Backbone:
     folder = _hf_cached_dir(repo_id, 'open_clip_config.json')
     if folder is None or not any(folder.glob('open_clip_*model*')):
         hf = _hf_cached_dir(repo_id, 'config.json')      # a transformers CLIPModel repo (PubMedCLIP's HF copy, PLIP, ...)
-        if hf is not None and any(hf.glob('*.safetensors')) or hf is not None and any(hf.glob('pytorch_model*.bin')):
+        if hf is not None and (any(hf.glob('*.safetensors')) or any(hf.glob('pytorch_model*.bin'))):
             return load_local_backbone(hf, id=f'hf-hub:{repo_id}', device=device)
         if not hub_reachable(): raise _unavailable(f'hf-hub:{repo_id}', repo_id)
         from huggingface_hub import snapshot_download
