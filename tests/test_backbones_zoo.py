@@ -8,7 +8,8 @@ from medprompt.train import all_methods, method_learner, fit, evaluate
 TINY = ['tiny', 'tiny-clip', 'tiny-pubmedclip', 'tiny-pmc-clip', 'tiny-hf-clip']
 TEXT_SIDE = ['zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
              'tip_adapter', 'tip_adapter_f', 'biomedcoop', 'biomed_dpt']
-TEXT_ONLY = {'biomed_dpt': dict(n_vision_tokens=0)}   # Biomed-DPT's text side, by its explicit option
+KWARGS = {'biomed_dpt': dict(n_vision_tokens=0),       # Biomed-DPT's text side, by its explicit option
+          'linear_probe': dict(steps=2, max_iter=100)}  # a short C search: this test is about running, not about C
 
 
 def _offline_env(tmp_path)->dict:
@@ -62,7 +63,7 @@ def test_every_text_side_method_trains_and_evaluates_on_each_backbone(spec, demo
         cls = methods[name]
         torch.manual_seed(0)
         dls = feats if cls.uses_image_features else image_dataloaders(demo2, bb, bs=8, num_workers=0)
-        m = cls(bb, demo2.classnames, **TEXT_ONLY.get(name, {}))
+        m = cls(bb, demo2.classnames, **KWARGS.get(name, {}))
         fit(method_learner(m, dls, cls.recipe.replace(epochs=min(cls.recipe.epochs, 1), bs=8), quiet=True))
         assert 0 <= evaluate(m, dls[2]) <= 100, (spec, name)
 
@@ -72,3 +73,15 @@ def test_vision_prompt_methods_on_a_resnet_tower_say_so(demo2):
     bb, methods = load_backbone('tiny-pmc-clip'), all_methods()
     for name in ('vpt', 'maple', 'biomed_dpt'):
         with pytest.raises(ValueError, match='cannot take vision prompts'): methods[name](bb, demo2.classnames)
+
+
+@pytest.mark.parametrize('spec', ['tiny-pubmedclip', 'tiny-hf-clip'])
+def test_vision_prompt_methods_run_on_the_converted_vits(spec, demo2):
+    "PubMedCLIP and HF CLIP models become open_clip ViTs: VPT and MaPLe prompt them like CLIP, gradients reach the prompts."
+    bb, methods = load_backbone(spec), all_methods()
+    for name in ('vpt', 'maple'):
+        m = methods[name](bb, demo2.classnames)
+        logits = m(torch.randn(2, 3, 224, 224))
+        assert logits.shape == (2, len(demo2.classnames))
+        logits.sum().backward()
+        assert all(p.grad is not None for p in m.parameters() if p.requires_grad and p.numel()), name
