@@ -4,6 +4,7 @@ import pytest, torch
 from medprompt.backbones import load_backbone
 from medprompt.data import load_dataset, fewshot_dataset, feature_dataloaders, image_dataloaders
 from medprompt.train import all_methods, method_learner, fit, evaluate
+from medprompt.core import assert_close_rel
 
 TINY = ['tiny', 'tiny-clip', 'tiny-pubmedclip', 'tiny-pmc-clip', 'tiny-hf-clip']
 TEXT_SIDE = ['zeroshot', 'linear_probe', 'lp++', 'coop', 'cocoop', 'kgcoop', 'prograd', 'clip_adapter',
@@ -85,3 +86,17 @@ def test_vision_prompt_methods_run_on_the_converted_vits(spec, demo2):
         assert logits.shape == (2, len(demo2.classnames))
         logits.sum().backward()
         assert all(p.grad is not None for p in m.parameters() if p.requires_grad and p.numel()), name
+
+
+@pytest.mark.parametrize('spec', ['tiny-pubmedclip', 'tiny-pmc-clip', 'tiny-hf-clip'])
+def test_a_saved_method_reloads_on_its_backbone(spec, demo2, tmp_path):
+    "A checkpoint names its backbone by spec: `load_method` rebuilds it from the released layout and gives the same logits."
+    from medprompt.train import save_method, load_method
+    bb = load_backbone(spec)
+    m = all_methods()['coop'](bb, demo2.classnames)
+    with torch.no_grad(): m.prompt.ctx.add_(torch.randn_like(m.prompt.ctx))   # a learned state that differs from the init
+    x = torch.randn(3, bb.embed_dim)
+    with torch.no_grad(): ref = m.eval()(x)
+    back = load_method(save_method(m, tmp_path/'coop.pt'))
+    assert back.backbone.id == spec
+    with torch.no_grad(): assert_close_rel(back.eval()(x), ref, msg=spec)
