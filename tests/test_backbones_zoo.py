@@ -1,5 +1,5 @@
 "The benchmark's backbones (BiomedCLIP, CLIP, PubMedCLIP, PMC-CLIP, HF CLIP): released layouts offline, every text-side method on each."
-import os, subprocess, sys, textwrap, time
+import os, subprocess, sys, textwrap
 import pytest, torch
 from medprompt.backbones import load_backbone
 from medprompt.data import load_dataset, fewshot_dataset, feature_dataloaders, image_dataloaders
