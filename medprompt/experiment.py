@@ -8,7 +8,8 @@ Docs: https://medprompt.github.io/medprompt/experiment.html.md"""
 __all__ = ['classification_metrics', 'reference_settings', 'method_settings', 'split_settings', 'run_experiment', 'run_settings',
            'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots',
            'plot_confusion', 'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results',
-           'harmonic_mean', 'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel']
+           'backbone_table', 'plot_backbones', 'write_backbone_comparison', 'harmonic_mean', 'run_base_to_novel',
+           'base_to_novel_table', 'plot_base_to_novel']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -314,6 +315,60 @@ def write_results(
     with atomic_write(folder/'results.md', 'w') as f: f.write(markdown_table(summary.drop(columns=['mean', 'std'])) + '\n')
     with atomic_write(folder/'accuracy_vs_shots.png') as f: plot_accuracy_vs_shots(summary).savefig(f, format='png', dpi=110)
     return summary
+
+# %% ../nbs/20_experiment.ipynb #6257c955
+def _one_method(summary:pd.DataFrame, method:str|None)->tuple:
+    "The method to compare (the only one, unless named) and its rows of `summary`."
+    methods = list(dict.fromkeys(summary['method']))
+    if method is None and len(methods) == 1: method = methods[0]
+    if method not in methods:
+        raise ValueError(f'Name one method to compare across backbones, one of {methods}' if method is None else
+                         f'No runs of {method!r} in the summary; it has {methods}')
+    s = summary[summary['method'] == method]
+    if s.duplicated(['backbone', 'shots']).any():
+        raise ValueError(f'{method} has several settings (datasets, subsets or overrides) per backbone and K: summarise one at a time')
+    return method, s
+
+def backbone_table(
+    summary:pd.DataFrame, # from `summarise`, over runs on several backbones
+    method:str|None=None, # the method to compare (default: the only one in `summary`)
+    metric:str='accuracy', # 'accuracy', 'balanced accuracy' or 'macro-F1' (mean ± std over seeds)
+)->pd.DataFrame: # one row per K, one column per backbone (in the order they ran)
+    "One method's test metric for each K across backbones: the table behind BiomedCoOp's Figure 2."
+    method, s = _one_method(summary, method)
+    t = s.pivot(index='shots', columns='backbone', values=metric)
+    return t[list(dict.fromkeys(s['backbone']))].sort_index().reset_index().rename_axis(columns=None)
+
+# %% ../nbs/20_experiment.ipynb #690a0933
+def plot_backbones(
+    summary:pd.DataFrame, # from `summarise`, over runs on several backbones
+    method:str|None=None, # the method to compare (default: the only one in `summary`)
+)->Figure:
+    "Grouped bars of one method's mean test accuracy (± std over seeds) per K, one bar per backbone."
+    method, s = _one_method(summary, method)
+    bbs, ks = list(dict.fromkeys(s['backbone'])), sorted(s['shots'].unique())
+    fig = Figure(figsize=(max(4.5, 1.5 + .35*len(ks)*len(bbs)), 3.4), layout='constrained')
+    ax, w = fig.subplots(), .8/len(bbs)
+    for j,b in enumerate(bbs):
+        g = s[s['backbone'] == b].set_index('shots').reindex(ks)
+        ax.bar(np.arange(len(ks)) + (j - (len(bbs)-1)/2)*w, g['mean'], w, yerr=g['std'], capsize=2, label=str(b))
+    ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+    ax.set(xlabel='shots per class (K)', ylabel='test accuracy (%)', title=f'{method} across backbones', ylim=(0, 100))
+    ax.grid(axis='y', alpha=.3); ax.legend(fontsize=8)
+    return fig
+
+# %% ../nbs/20_experiment.ipynb #d529862d
+def write_backbone_comparison(
+    summary:pd.DataFrame, # from `summarise` (e.g. what `write_results` returns)
+    folder:str|Path, # the results folder
+)->Path: # the markdown file
+    "Write `backbones.md` (a K × backbone table per method) and `backbones-<method>.png` into `folder`."
+    folder, parts = Path(folder), []
+    for m in dict.fromkeys(summary['method']):
+        parts.append(f'## {m}\n\nTest accuracy (%), mean ± std over seeds\n\n' + markdown_table(backbone_table(summary, m)) + '\n')
+        with atomic_write(folder/f'backbones-{m}.png') as f: plot_backbones(summary, m).savefig(f, format='png', dpi=110)
+    with atomic_write(folder/'backbones.md', 'w') as f: f.write('\n'.join(parts))
+    return folder/'backbones.md'
 
 # %% ../nbs/20_experiment.ipynb #44441c55
 def harmonic_mean(

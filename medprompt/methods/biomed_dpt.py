@@ -146,7 +146,8 @@ class BiomedDPT(PromptMethod):
         store_attr('l1_weight,kl_weight,vision_mode')
         self.prompt = ClinicalPrompt(backbone, classnames, template, n_ctx, class_token_position, random_init)
         self.register_buffer('teacher', teacher_features(backbone, self.classnames, prompt_bank, n_prompts), persistent=False)
-        tokens = torch.zeros(backbone.vision.n_layers if deep_vision else 1, n_vision_tokens, backbone.vision.width)
+        # n_vision_tokens=0: text-only, the image tower is never asked for (so a ResNet tower, PMC-CLIP's, serves too)
+        tokens = torch.zeros(backbone.vision.n_layers if deep_vision else 1, n_vision_tokens, backbone.vision.width) if n_vision_tokens else torch.zeros(1, 0, 0)
         if learnable_vision: self.vision_ctx = nn.Parameter(tokens)
         else: self.register_buffer('vision_ctx', tokens, persistent=False)
 
