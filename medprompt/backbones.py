@@ -475,9 +475,14 @@ def load_backbone(
     spec:str|Path|Backbone='biomedclip', # see the table above
     device=None, # device to put the model on (default CPU; methods move it with the Learner)
 )->Backbone:
-    "Load the vision-language model `spec` behind the `Backbone` interface."
+    "Load the vision-language model `spec` behind the `Backbone` interface (the caller's random streams are left alone)."
     if isinstance(spec, Backbone): return spec
-    spec = str(spec)
+    # building a model draws its (overwritten) initial weights from torch's generator: on its own stream, so a seeded run
+    # is the same whether it names its backbone or passes one already loaded
+    with isolated_rng(0): return _load_backbone(str(spec), device)
+
+def _load_backbone(spec:str, device)->Backbone:
+    "`load_backbone` of a spec string: tiny models, released names, aliases, hub ids, local folders, open_clip names."
     if spec in TINY_SPECS: return load_local_backbone(tiny_backbone_dir(TINY_SPECS[spec]), id=spec, device=device)
     if spec.lower() in RELEASED_NAMES:
         from medprompt.backbones_extra import load_released_name
