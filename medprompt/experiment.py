@@ -104,14 +104,21 @@ def run_precision(
 
 # %% ../nbs/20_experiment.ipynb #9d17a49f
 _noted = set()
-def unconfigured_note(method:str, dataset:str|None, subset:str='all')->str|None:
-    "A one-line note when `method`'s reference never configured `dataset` under this protocol (None when it did)."
+def unconfigured_note(
+    method:str, # a registered method name
+    dataset:str|None, # the loaded dataset's name
+    subset:str='all', # 'all', or 'base' / 'novel' classes (base-to-novel)
+    shots:int|None=None, # K of the run (None: the reference's)
+)->str|None: # one line, or None when the reference configured this run
+    "A one-line note when `method`'s reference never configured this dataset, protocol or amount of training data."
     protocol, bench = _protocol(subset), _benchmark(dataset)
-    gaps = preset_gaps(method, bench, protocol)
-    if not gaps: return None
-    where = f'{protocol} on {dataset}' if bench else f'{dataset} (not a benchmark)'
-    return (f'medprompt: note: the {method} reference never configured {where}; {", ".join(gaps)} are '
-            f"{method}'s defaults, the rest the {protocol} preset: a combination the reference never ran")
+    gaps, parts = preset_gaps(method, bench, protocol), []
+    if gaps:
+        where = f'{protocol} on {dataset}' if bench else f'{dataset} (not a benchmark)'
+        parts.append(f"never configured {where}; {', '.join(gaps)} are {method}'s defaults, the rest the {protocol} preset")
+    if shots not in (None, 0) and default_shots(method) == 0:
+        parts.append(f'trains on the whole training split, this run on {shots} shots per class')
+    return f'medprompt: note: the {method} reference ' + '; it '.join(parts) + ': a combination the reference never ran' if parts else None
 
 # %% ../nbs/20_experiment.ipynb #ca040dbb
 _warned = set()
@@ -153,7 +160,7 @@ def run_experiment(
 )->dict: # one result row
     "Train and test one method on one few-shot draw (or the whole training split) of one dataset with its reference settings; return a result row."
     key = run_settings(**locals())
-    shots = key['shots']
+    shots = key['shots']   # None: the reference's (`default_shots`)
     methods = all_methods()
     if method not in methods: raise ValueError(f'Unknown method {method!r}; known: {", ".join(methods)}')
     cls = methods[method]
@@ -163,8 +170,8 @@ def run_experiment(
     ds = base_novel(fewshot_dataset(full, shots, shot_seed), subset)
     preset_recipe, preset_kwargs = split_settings(cls, reference_settings(method, full.name, subset, preset_variant))
     sources = preset_sources(method, _benchmark(full.name), _protocol(subset), variant=preset_variant)
-    note = unconfigured_note(method, full.name, subset)
-    if note and (method, full.name, subset) not in _noted: _noted.add((method, full.name, subset)); print(note)
+    note = unconfigured_note(method, full.name, subset, shots)
+    if note and note not in _noted: _noted.add(note); print(note)
     recipe = cls.recipe.replace(**{**preset_recipe, **user_recipe})
     views = recipe.epochs if views is None else views
     seed_everything(seed)

@@ -43,5 +43,7 @@ def test_cilmp_defaults_to_the_whole_training_split(tmp_path):
     rec = json.loads(write_run(row, tmp_path).read_text())
     assert (rec['task'], rec['protocol'], rec['settings']['shots']) == ('full-data classification', 'full_data', 0)
     assert any('usr922/cilmp' in s for s in rec['presets'])
-    few = run_experiment('cilmp', 'demo', 'tiny', shots=2, epochs=1, bs=16)
+    import contextlib, io
+    with contextlib.redirect_stdout(said := io.StringIO()): few = run_experiment('cilmp', 'demo', 'tiny', shots=2, epochs=1, bs=16)
     assert (few['shots'], few['protocol']) == (2, 'few_shot')
+    assert 'the cilmp reference trains on the whole training split, this run on 2 shots' in said.getvalue()   # the one-line note
