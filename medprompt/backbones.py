@@ -135,7 +135,8 @@ def _as_batch(p, x):
 
 class VisionPrompts:
     "Handle on vision prompts hooked into a `VisionTower`; `remove()` (or leaving a `with` block) unhooks them."
-    def __init__(self, tower:VisionTower, shallow, deep:dict|None=None, replace:bool=False):
+    def __init__(self, tower:VisionTower, shallow, deep:dict|None=None, replace:bool=False,
+                 after_norm:bool=False): # write the shallow tokens after the pre-norm (`ln_pre` / `norm_pre`), not before it
         deep = deep or {}
         bad = [l for l in deep if not 1 <= l < tower.n_layers]
         if bad: raise ValueError(f'Deep prompt layers must be in 1..{tower.n_layers-1} (layer 0 takes the shallow prompts); got {bad}')
@@ -149,7 +150,8 @@ class VisionPrompts:
                 x = torch.cat([x[:, :k], _as_batch(p, x), x[:, k+self.n:]], dim=1)
                 return (x, *args[1:])
             return hook
-        self.handles = [tower.embed_out.register_forward_hook(insert)]
+        pre_norm = tower.visual.trunk.norm_pre if tower.kind == 'timm' else tower.visual.ln_pre
+        self.handles = [(pre_norm if after_norm else tower.embed_out).register_forward_hook(insert)]
         self.handles += [tower.blocks[l].register_forward_pre_hook(overwrite(p)) for l,p in deep.items()]
 
     def remove(self):

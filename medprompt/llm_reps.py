@@ -197,11 +197,16 @@ def llm_representations(
 
 # %% ../nbs/07_llm_reps.ipynb #02db0992
 def load_llm_reps(
-    path:str|Path, # a file written by `llm_representations`
+    path:str|Path, # a file written by `llm_representations`, or a folder of `<class>.pth` tensors (the reference layout)
     classnames:list[str], # the classes, in label order
     hidden_size:int|None=None, # the LLM width the caller was built for (None: any)
 )->torch.Tensor: # [n_classes, N, d]
     "The representations of `classnames` from `path`, stacked in label order; missing classes or another hidden size are an error."
+    if Path(path).is_dir():
+        reps = _read_reference_layout(Path(path), classnames)
+        if hidden_size is not None and reps.shape[-1] != hidden_size:
+            raise ValueError(f'{path} holds LLM representations of hidden size {reps.shape[-1]}, but {hidden_size} is expected')
+        return reps
     d = read_llm_reps(path)
     missing = [c for c in classnames if c not in d['reps']]
     if missing:
@@ -214,6 +219,20 @@ def load_llm_reps(
     reps = torch.stack([d['reps'][c] for c in classnames]).float()
     if reps.shape[1:] != (d['meta']['n_layers'], width): raise ValueError(f'{path} is inconsistent: representations of shape {tuple(reps.shape[1:])}, metadata says ({d["meta"]["n_layers"]}, {width})')
     return reps
+
+# %% ../nbs/07_llm_reps.ipynb #ad61fcc4
+def _read_reference_layout(
+    folder:Path, # a folder of `<class>.pth` files
+    classnames:list[str], # the classes, in label order
+)->torch.Tensor: # [n_classes, L, d]
+    "CILMP's reference layout: one [L, d] tensor per class in `<folder>/<class>.pth`, stacked in label order."
+    missing = [c for c in classnames if not (folder/f'{c}.pth').is_file()]
+    if missing: raise ValueError(f'{folder} has no LLM representations of {missing}: the reference layout needs one <class>.pth per class')
+    reps = [torch.load(folder/f'{c}.pth', map_location='cpu', weights_only=True) for c in classnames]
+    shapes = sorted({tuple(r.shape) for r in reps})
+    if len(shapes) != 1 or len(shapes[0]) != 2:
+        raise ValueError(f'{folder}: every <class>.pth must hold an [L, d] tensor of one shape; found shapes {shapes}')
+    return torch.stack(reps).float()
 
 # %% ../nbs/07_llm_reps.ipynb #149ec4aa
 TINY_LM_VERSION = 1  # bump when the tiny LLM changes

@@ -31,3 +31,19 @@ def test_llm_reps_and_cilmp_from_the_shell(tmp_path):
     bad = subprocess.run(cli + ['llm-reps', '--model', str(tmp_path/'nothing'), '--classes', 'demo', '--out', str(out)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith('medprompt: error:'), bad.stderr
+
+def test_cilmp_defaults_to_the_whole_training_split(tmp_path):
+    "CILMP's reference trains on the full training split: without `shots` run_experiment does too, and its record says so."
+    import json
+    from medprompt.data import load_dataset
+    from medprompt.experiment import write_run
+    row = run_experiment('cilmp', 'demo', 'tiny', epochs=1, bs=16)
+    assert (row['shots'], row['protocol'], row['precision']) == (0, 'full_data', 'fp32')   # CPU: fp32
+    assert row['settings']['shots'] == 0 and row['n_train'] == len(load_dataset('demo').train) > 16 * 4   # every training image
+    rec = json.loads(write_run(row, tmp_path).read_text())
+    assert (rec['task'], rec['protocol'], rec['settings']['shots']) == ('full-data classification', 'full_data', 0)
+    assert any('usr922/cilmp' in s for s in rec['presets'])
+    import contextlib, io
+    with contextlib.redirect_stdout(said := io.StringIO()): few = run_experiment('cilmp', 'demo', 'tiny', shots=2, epochs=1, bs=16)
+    assert (few['shots'], few['protocol']) == (2, 'few_shot')
+    assert 'the cilmp reference trains on the whole training split, this run on 2 shots' in said.getvalue()   # the one-line note

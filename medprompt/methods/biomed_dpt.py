@@ -14,7 +14,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch, store_attr
 
-from ..backbones import Backbone, load_backbone
+from ..backbones import Backbone, VisionPrompts, load_backbone
 from ..data import ASSETS, llm_prompt_bank
 from ..prompts import DEFAULT_TEMPLATE, ContextPrompt, fill_template, mean_text_features
 from .zeroshot import class_descriptions
@@ -33,18 +33,19 @@ class ClinicalPrompt(ContextPrompt):
         classnames:list[str],
         template:str=DEFAULT_TEMPLATE, # the clinical prompt template, '{}' = class name
         n_ctx:int|None=None, # M: learnable wordpieces at the start of the template (None: all before the class name)
-        class_token_position:str='end', # 'end', 'middle' or 'front'
+        class_token_position:str='end', # 'end', 'middle', 'front' or 'reference_middle' (the reference code's 'middle')
         random_init:bool=False, # draw the context from N(0, init_std²) instead of the template's embeddings
         init_std:float=0.02, # std of the random initialisation
     ):
         fill_template(template, ['x'])                        # fails early on a template without '{}'
+        self.reference_middle = class_token_position == 'reference_middle'
         self.template, self.n_prefix = template, _n_wordpieces(backbone, template.split('{}')[0].strip())
         M = self.n_prefix if n_ctx is None else n_ctx
         if not 1 <= M <= self.n_prefix:
             raise ValueError(f'n_ctx={n_ctx} must be between 1 and the {self.n_prefix} wordpieces before the class name in '
                              f'{template!r}; for a benchmark pass its clinical template (DATASETS[name].clinical_template)')
         super().__init__(backbone, classnames, n_ctx=M, ctx_init=None if random_init else template,
-                         class_token_position=class_token_position, init_std=init_std)
+                         class_token_position='middle' if self.reference_middle else class_token_position, init_std=init_std)
 
     def _init_ctx(self, ctx_init, n_ctx, init_std):
         "The embeddings of the template's first `n_ctx` wordpieces, or random vectors."
@@ -65,7 +66,8 @@ def _build_prompts(self:ClinicalPrompt):
             raise ValueError(f'{self.template!r} tokenises {c!r} differently inside the template than alone; '
                              f"put spaces around '{{}}' in the template")
         ctx_pos, rest, name_pos = list(range(1, 1+M)), list(range(1+M, 1+P)), list(range(1+P, 1+P+len(name)))
-        if self.class_token_position == 'middle': new = ctx_pos[:M//2] + name_pos + ctx_pos[M//2:] + rest
+        if self.reference_middle: new = ctx_pos[:M//2] + [1+M] + ctx_pos[M//2:] + list(range(2+M, 1+P+len(name)))
+        elif self.class_token_position == 'middle': new = ctx_pos[:M//2] + name_pos + ctx_pos[M//2:] + rest
         elif self.class_token_position == 'front': new = name_pos + ctx_pos + rest
         else: new = ctx_pos + rest + name_pos
         order[i, 1:1+P+len(name)] = torch.tensor(new)
@@ -127,7 +129,7 @@ class BiomedDPT(PromptMethod):
         classnames:list[str],
         template:str=DEFAULT_TEMPLATE, # clinical prompt template with '{}'; benchmarks: DATASETS[name].clinical_template
         n_ctx:int|None=None, # M: learnable wordpieces at the template's start (None: all before the class name)
-        class_token_position:str='end', # 'end' (default), 'middle' or 'front'
+        class_token_position:str='reference_middle', # the reference code's 'middle' (default), 'end', 'middle' or 'front'
         random_init:bool=False, # random context instead of the template's embeddings (the paper's Table 4 ablation)
         prompt_bank:dict|str|Path|None=None, # teacher descriptions: a dict, a JSON file, or None for the shipped GPT-4 bank
         n_prompts:int=50, # N: descriptions per class averaged into the teacher
@@ -152,9 +154,10 @@ class BiomedDPT(PromptMethod):
         else: self.register_buffer('vision_ctx', tokens, persistent=False)
 
     def vision_prompts(self):
-        "The zero tokens hooked into the image tower: layer 0's at the input, the others before their block."
+        "The zero tokens hooked into the image tower: layer 0's after the pre-norm, the others before their block."
         p = self.vision_ctx
-        return self.backbone.prompt_vision(p[0], {l: p[l] for l in range(1, len(p))}, replace=self.vision_mode == 'replace')
+        return VisionPrompts(self.backbone.vision, p[0], {l: p[l] for l in range(1, len(p))}, replace=self.vision_mode == 'replace',
+                             after_norm=True)   # after ln_pre / norm_pre, as the reference
 
     def image_features(self, x:torch.Tensor)->torch.Tensor:
         "Image features with the zero soft prompt in the tower."

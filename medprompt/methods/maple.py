@@ -12,7 +12,7 @@ import contextlib, copy
 
 import torch, torch.nn as nn
 
-from ..backbones import Backbone
+from ..backbones import Backbone, VisionPrompts
 from ..prompts import ContextPrompt
 from ..train import PromptMethod, Recipe, clip_logits, register_method
 
@@ -45,9 +45,12 @@ class MaPLe(PromptMethod):
         ctx_init:str|None='a photo of a', # words before the class name; the first `n_ctx` are learned, the rest stay fixed (None: n random vectors)
         depth:int=9, # J: prompted layers of both towers (0: CoOp; 1: shallow MaPLe; at most the towers' depth)
         init_std:float=0.02, # std of the deeper text prompts (and of a random context)
+        vision_mode:str='insert', # 'insert' the vision prompts after the class token (MaPLe's code) or 'replace' the first patch tokens (the biomedical baseline's)
     ):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, depth=depth, init_std=init_std)
+        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, depth=depth, init_std=init_std, vision_mode=vision_mode)
         if depth < 0: raise ValueError(f'depth must be >= 0, not {depth}')
+        if vision_mode not in ('insert', 'replace'): raise ValueError(f"vision_mode must be 'insert' or 'replace', not {vision_mode!r}")
+        self.vision_mode = vision_mode
         depth = min(depth, backbone.text.n_layers, backbone.vision.n_layers)
         learned, fixed = _split_init(ctx_init, n_ctx) if ctx_init else (None, '')
         self.prompt = ContextPrompt(backbone, [f'{fixed} {c}'.strip() for c in classnames], n_ctx=n_ctx,
@@ -68,6 +71,8 @@ class MaPLe(PromptMethod):
     def forward(self, x):
         "Logits of a batch of images [B, 3, H, W]; both towers carry the coupled prompts."
         vis = self.vision_prompts()
-        with self.backbone.prompt_vision(vis[0], dict(enumerate(vis[1:], 1))) if vis else contextlib.nullcontext():
+        replace = self.vision_mode == 'replace'   # as Biomed-DPT's maple_biomedclip.py: over patches 1..n, after the pre-norm
+        with (VisionPrompts(self.backbone.vision, vis[0], dict(enumerate(vis[1:], 1)), replace=replace, after_norm=replace)
+              if vis else contextlib.nullcontext()):
             img = self.image_features(x)
         return clip_logits(img, self.class_features(), self.logit_scale)
