@@ -52,7 +52,7 @@ def parse_descriptions(
     "The sentences of an LLM answer: list markers, emphasis and quotes removed, preambles (ending in ':') and fragments dropped."
     out = []
     for line in str(answer or '').splitlines():
-        item = _MARKER.sub('', line).replace('**', '').strip()
+        item = _MARKER.sub('', line.replace('**', '')).strip()
         if item.endswith(':'): continue
         for s in _SENTENCE_END.split(item):
             s = s.strip().strip('"“”`').strip()
