@@ -7,7 +7,7 @@ Docs: https://medprompt.github.io/medprompt/describe.html.md"""
 # %% auto #0
 __all__ = ['DESCRIBE_QUERY', 'REAL_LLM', 'describe_query', 'parse_descriptions', 'merge_descriptions', 'collect_descriptions',
            'hf_generator', 'read_description_bank', 'describe_classes', 'missing_descriptions', 'descriptions_needed',
-           'reps_needed', 'describe_command']
+           'reps_needed', 'descriptions_requirement', 'describe_command']
 
 # %% ../nbs/08_describe.ipynb #a4d0bef1
 import functools, json, re, shlex
@@ -21,7 +21,6 @@ from .core import get_device, isolated_rng, save_json_atomic, stable_hash
 from .data import DATASETS, _descriptions, _info
 from .llm_reps import (llm_inputs, llm_representations, parse_classes, _dtype, _eos_ids, _left_pad, _load_lm,
                                 _pad_id, _prompt_ids)
-from .methods.zeroshot import class_descriptions
 
 # %% ../nbs/08_describe.ipynb #336483aa
 DESCRIBE_QUERY = ('Give {n} text descriptive sentences of visual discriminative features for distinct biomedical cases '
@@ -201,6 +200,7 @@ def missing_descriptions(
     packaged=(), # the classes the method's shipped bank describes, for `prompt_bank=None`
 )->list[str]: # the classes without descriptions, in order
     "The classes a prompt bank gives no description (all of them when its file does not exist), read as the methods read it."
+    from medprompt.methods.zeroshot import class_descriptions   # the methods' own reader (imported here: zero-shot imports this module)
     if prompt_bank is None: return [c for c in classnames if c not in set(packaged)]
     if isinstance(prompt_bank, (str, Path)) and not Path(prompt_bank).expanduser().is_file(): return list(classnames)
     def lacks(c):
@@ -217,12 +217,13 @@ def descriptions_needed(
     missing:list[str], # the classes without descriptions
     info, # the dataset's `DatasetInfo` (for your own data: `source` is the folder or CSV as given)
     prompt_bank=None, # the bank the method was given (its file is where the command writes)
+    setting:str='prompt_bank', # the method's setting that takes the bank
 )->str: # one line
     "Which classes `method` has no descriptions of, and the `medprompt describe` command that writes them."
     out = str(prompt_bank) if isinstance(prompt_bank, (str, Path)) else f'{_stem(info)}-descriptions.json'
     where = '' if info.modality and info.organ else ' --modality <modality> --organ <organ>'
     return (f'{method} has no LLM descriptions of {missing}: write them with `medprompt describe --model {REAL_LLM} '
-            f'--classes {_where(info)}{where} --out {out}` and pass --set prompt_bank={out}')
+            f'--classes {_where(info)}{where} --out {out}` and pass --set {setting}={out}')
 
 def reps_needed(
     method:str, # the method's name
@@ -234,6 +235,17 @@ def reps_needed(
     out = str(reps) if reps is not None else f'{_stem(info)}-llm-reps.pt'
     return (f'{method} has no LLM representations of {missing}: compute them with `medprompt llm-reps --model {REAL_LLM} '
             f'--classes {_where(info)} --out {out}` (or `medprompt describe ... --reps-out {out}`) and pass --set reps={out}')
+
+def descriptions_requirement(
+    method:str, # the method's name
+    info, # the dataset's `DatasetInfo`
+    descriptions=None, # the method's `descriptions` setting: None or False (templates), True (the shipped bank), a dict or a JSON file
+)->list[str]: # one line per missing input (none or one)
+    "What a method with a `descriptions` setting (zero-shot, LP++) lacks: the classes its descriptions do not cover."
+    if descriptions is None or descriptions is False: return []
+    bank = None if descriptions is True else descriptions
+    missing = missing_descriptions(info.classnames, bank, _descriptions())
+    return [descriptions_needed(method, missing, info, bank, setting='descriptions')] if missing else []
 
 # %% ../nbs/08_describe.ipynb #a0721b3c
 def describe_command(
