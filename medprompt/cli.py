@@ -105,12 +105,15 @@ def run_grid(
     "Run methods × shots × seeds into `out`, skipping the runs it already holds; rewrite the tables after each run; return the summary."
     out = _check_out(out)
     from medprompt.train import all_methods
-    from medprompt.experiment import run_experiment, run_settings, run_id, write_run, read_runs, write_results, write_backbone_comparison
+    from medprompt.experiment import run_experiment, run_settings, run_id, write_run, read_runs, write_results, write_backbone_comparison, preflight
     runs = grid_runs(methods, shots, seeds)
     _check_grid(methods, all_methods(), sorted({k for _,k,_ in runs}) if runs else shots, seeds)
     _check_device(kwargs.get('device'))
     from medprompt.data import load_dataset, fewshot_dataset
-    fewshot_dataset(load_dataset(dataset, root=kwargs.get('root')), max(k for _,k,_ in runs), seeds[0])   # data errors (K too large, ...) before any run
+    full = load_dataset(dataset, root=kwargs.get('root'))
+    fewshot_dataset(full, max(k for _,k,_ in runs), seeds[0])   # data errors (K too large, ...) before any run
+    preflight(methods, dataset, subset=kwargs.get('subset', 'all'), settings=kwargs.get('settings'), method_kwargs=kwargs.get('method_kwargs'),
+              full=full, preset_variant=kwargs.get('preset_variant'))   # every method's inputs (descriptions, LLM files, ...) too
     out.mkdir(parents=True, exist_ok=True)
     kwargs = dict(quiet=len(methods) > 1, encode_progress=True) | kwargs
     backbones = [backbone] if isinstance(backbone, (str, Path)) else list(backbone)
@@ -182,7 +185,7 @@ def _add_predict_args(p:argparse.ArgumentParser):
 
 def _add_llm_reps_args(p:argparse.ArgumentParser):
     p.add_argument('--model', required=True, help='a Hugging Face causal LM: hub id or local folder')
-    p.add_argument('--classes', required=True, help="a registered dataset, a text file with one class per line, or 'a,b,c'")
+    p.add_argument('--classes', required=True, help="a registered dataset, your dataset's folder or CSV, a text file with one class per line, or 'a,b,c'")
     p.add_argument('--out', required=True, help='the representation file to write (classes already in it are kept)')
     p.add_argument('--overwrite', action='store_true', help='recompute classes already in the file')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
@@ -198,8 +201,32 @@ def parser()->argparse.ArgumentParser:
     _add_run_args(sub.add_parser('run', help='a grid of methods x shots x seeds on one dataset'))
     _add_predict_args(sub.add_parser('predict', help='classify images with a saved method'))
     _add_llm_reps_args(sub.add_parser('llm-reps', help="CILMP's LLM representations of a list of classes"))
+    _add_describe_args(sub.add_parser('describe', help="N LLM descriptions per class: the prompt bank of BiomedCoOp and Biomed-DPT"))
     sub.add_parser('list', help='registered methods and datasets')
     return p
+
+# %% ../nbs/30_cli.ipynb #2fa6f4fa
+def _add_describe_args(p:argparse.ArgumentParser):
+    p.add_argument('--model', required=True, help='a Hugging Face causal LM, best an instruction model: hub id or local folder')
+    p.add_argument('--classes', required=True, help="a registered dataset, your dataset's folder or CSV, a text file with one class per line, or 'a,b,c'")
+    p.add_argument('--out', required=True, help='the JSON prompt bank to write (classes complete in it are kept)')
+    p.add_argument('--n', type=int, default=50, help='descriptions per class (the papers: 50)')
+    p.add_argument('--modality', default=None, help="the images' modality, e.g. MRI (default: the registered dataset's)")
+    p.add_argument('--organ', default=None, help="the body part, e.g. brain (default: the registered dataset's)")
+    p.add_argument('--seed', type=int, default=1, help='seed of the sampling')
+    p.add_argument('--bs', type=int, default=8, help='classes per LLM batch')
+    p.add_argument('--max-new-tokens', type=int, default=2048, help='longest answer, in tokens')
+    p.add_argument('--temperature', type=float, default=0.7, help='sampling temperature (0: greedy)')
+    p.add_argument('--max-rounds', type=int, default=5, help='times a class short of N descriptions is asked at most')
+    p.add_argument('--reps-out', default=None, help="also write CILMP's LLM representations of the classes to this file")
+    p.add_argument('--overwrite', action='store_true', help='start the bank afresh')
+    p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
+
+def _describe(args)->int:
+    from medprompt.describe import describe_command
+    return describe_command(args.model, args.classes, args.out, n=args.n, modality=args.modality, organ=args.organ, reps_out=args.reps_out,
+                            seed=args.seed, bs=args.bs, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                            max_rounds=args.max_rounds, overwrite=args.overwrite, device=args.device, echo=print)
 
 # %% ../nbs/30_cli.ipynb #dc98cbf3
 def _user_errors()->tuple:
@@ -266,6 +293,7 @@ def main(argv:list[str]|None=None)->int:
         with _one_line_warnings():
             if args.command == 'predict': return _predict(args)
             if args.command == 'llm-reps': return _llm_reps(args)
+            if args.command == 'describe': return _describe(args)
             _report(run_grid(**_grid(args)), args)
     except KeyboardInterrupt:
         runs = Path(args.out)/'runs' if getattr(args, 'out', None) else None

@@ -6,11 +6,11 @@ Docs: https://medprompt.github.io/medprompt/experiment.html.md"""
 
 # %% auto #0
 __all__ = ['REFERENCE_RUNS', 'classification_metrics', 'reference_settings', 'method_settings', 'split_settings', 'default_shots',
-           'run_precision', 'unconfigured_note', 'run_experiment', 'run_settings', 'describe_overrides', 'run_id',
-           'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots', 'plot_confusion',
-           'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results', 'backbone_table',
-           'plot_backbones', 'write_backbone_comparison', 'harmonic_mean', 'run_base_to_novel', 'base_to_novel_table',
-           'plot_base_to_novel']
+           'run_precision', 'unconfigured_note', 'run_experiment', 'dataset_info', 'preflight', 'run_settings',
+           'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots',
+           'plot_confusion', 'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results',
+           'backbone_table', 'plot_backbones', 'write_backbone_comparison', 'harmonic_mean', 'run_base_to_novel',
+           'base_to_novel_table', 'plot_base_to_novel']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -167,11 +167,13 @@ def run_experiment(
     methods = all_methods()
     if method not in methods: raise ValueError(f'Unknown method {method!r}; known: {", ".join(methods)}')
     cls = methods[method]
-    user_recipe, user_kwargs = _user_settings(cls, settings, {k: v for k,v in dict(epochs=epochs, lr=lr, bs=bs).items() if v is not None})
+    user_recipe = _user_settings(cls, settings, {k: v for k,v in dict(epochs=epochs, lr=lr, bs=bs).items() if v is not None})[0]
     full = load_dataset(dataset, root=root)
+    kwargs = preflight([method], dataset, subset=subset, settings=settings, method_kwargs=method_kwargs, full=full,
+                       preset_variant=preset_variant)[method]
     shot_seed = seed if shot_seed is None else shot_seed
     ds = base_novel(fewshot_dataset(full, shots, shot_seed), subset)
-    preset_recipe, preset_kwargs = split_settings(cls, reference_settings(method, full.name, subset, preset_variant))
+    preset_recipe = split_settings(cls, reference_settings(method, full.name, subset, preset_variant))[0]
     sources = preset_sources(method, _benchmark(full.name), _protocol(subset), variant=preset_variant)
     note = unconfigured_note(method, full.name, subset, shots)
     if note and note not in _noted: _noted.add(note); print(note)
@@ -183,8 +185,7 @@ def run_experiment(
     show = not quiet if encode_progress is None else encode_progress
     dls = (feature_dataloaders(ds, bb, bs=recipe.bs, views=views, progress=show) if cls.uses_image_features
            else image_dataloaders(ds, bb, bs=recipe.bs))
-    from_registry = cls.dataset_settings(DATASETS[full.name]) if full.name in DATASETS else {}   # e.g. Biomed-DPT's template
-    m = cls(bb, ds.classnames, **{**preset_kwargs, **from_registry, **(method_kwargs or {}), **user_kwargs})
+    m = cls(bb, ds.classnames, **kwargs)
     start = time.perf_counter()
     learn = fit(method_learner(m, dls, recipe, precision=run_precision(method, bb.device, precision), quiet=quiet))
     seconds = time.perf_counter() - start
@@ -198,6 +199,43 @@ def run_experiment(
                preset_sources=sources, classnames=list(ds.classnames), confusion=metrics['confusion'])
     if save_to: save_method(m, Path(save_to)/f'{row["run_id"]}.pt')
     return row
+
+# %% ../nbs/20_experiment.ipynb #48c7e057
+from .data import DatasetInfo, MedDataset
+
+# %% ../nbs/20_experiment.ipynb #81706f47
+def dataset_info(
+    dataset:str, # the dataset as the user gave it (a registered name, a folder or a CSV)
+    full:MedDataset, # it, loaded
+    classnames:list[str]|None=None, # the classes a run uses (default: all)
+)->DatasetInfo:
+    "What a method may know of a dataset: its registry entry, or for your own data its name, classes and the folder or CSV as given."
+    classnames = tuple(full.classnames if classnames is None else classnames)
+    if full.name in DATASETS: return dataclasses.replace(DATASETS[full.name], classnames=classnames)
+    return DatasetInfo(full.name, '', '', classnames, source=str(dataset))
+
+def preflight(
+    methods:list[str], # registered method names
+    dataset:str='demo', # a registered dataset, a folder of class folders, or a CSV
+    root:str|None=None, # data root for the benchmark datasets
+    subset:str='all', # 'all', 'base' or 'novel' classes
+    settings:dict|None=None, # `name: value` overrides, as `run_experiment` takes them
+    method_kwargs:dict|None=None, # hyper-parameters passed to every method
+    full:MedDataset|None=None, # the dataset already loaded (None: load it)
+    preset_variant:str|None=None, # a named preset variant (see `preset`), as `run_experiment` takes it
+)->dict: # {method: the keyword arguments it is built with}
+    "Check what every method needs on `dataset` before any model is loaded; one error lists all that is missing, with the commands that make it."
+    full = load_dataset(dataset, root=root) if full is None else full
+    info, known, built, missing = dataset_info(dataset, full, base_novel(full, subset).classnames), all_methods(), {}, []
+    for m in methods:
+        if m not in known: raise ValueError(f'Unknown method {m!r}; known: {", ".join(known)}')
+        cls = known[m]
+        preset_kwargs = split_settings(cls, reference_settings(m, full.name, subset, preset_variant))[1]
+        from_registry = cls.dataset_settings(DATASETS[full.name]) if full.name in DATASETS else {}   # e.g. Biomed-DPT's template
+        built[m] = {**preset_kwargs, **from_registry, **(method_kwargs or {}), **_user_settings(cls, settings, {})[1]}
+        missing += cls.requirements(info, built[m])
+    if missing: raise ValueError(f'Nothing was run: {len(missing)} input{"s" * (len(missing) > 1)} missing. ' + '; '.join(missing))
+    return built
 
 # %% ../nbs/20_experiment.ipynb #f6c6043f
 _HOW_NOT_WHAT = ('root', 'device', 'save_to', 'quiet', 'encode_progress')   # arguments that do not change a run's numbers

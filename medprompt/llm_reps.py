@@ -87,6 +87,13 @@ def _eos_ids(lm, tok)->list[int]:
     if ids is None: raise ValueError(f'{lm.name_or_path} has no end-of-sequence token: its final token is undefined')
     return [ids] if isinstance(ids, int) else list(ids)
 
+def _pad_id(tok, eos:list[int])->int: return tok.pad_token_id if tok.pad_token_id is not None else eos[0]
+
+def _prompt_ids(tok, texts:list[str], device)->list:
+    "The ids of each text, as 1-d tensors on `device`; special tokens added unless a chat template already put the BOS."
+    add_special = not (tok.bos_token and all(t.startswith(tok.bos_token) for t in texts))
+    return [torch.tensor(tok(t, add_special_tokens=add_special)['input_ids'], device=device) for t in texts]
+
 def _left_pad(seqs:list, pad_id:int)->tuple:
     "Stack 1-d id tensors padded on the left; the attention mask marks the real tokens."
     n = max(len(s) for s in seqs)
@@ -110,9 +117,7 @@ def final_token_states(
 )->tuple: # (states [n_texts, N, d] float32 on CPU, answers as text)
     "For each text: the hidden state of the final token of (text, greedy answer, end-of-sequence) at every decoder layer."
     dev, eos = lm.device, _eos_ids(lm, tok)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else eos[0]
-    add_special = not (tok.bos_token and all(t.startswith(tok.bos_token) for t in texts))   # a chat template may hold the BOS
-    prompts = [torch.tensor(tok(t, add_special_tokens=add_special)['input_ids'], device=dev) for t in texts]
+    pad, prompts = _pad_id(tok, eos), _prompt_ids(tok, texts, dev)
     ids, mask = _left_pad(prompts, pad)
     if max_new_tokens > 0:
         gen = lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
@@ -167,6 +172,7 @@ def llm_representations(
     question:str=LLM_QUESTION, # `{}` is replaced by the class name
     chat_template:str='auto', # 'auto', 'always' or 'never' (see `llm_inputs`)
     dtype:torch.dtype|None=None, # default: bf16 (or fp16) on CUDA, fp32 on CPU
+    load=None, # a function returning `model` loaded, as (LM, tokenizer), to share one load (see `describe_classes`); None: load it here
     echo=print, # where progress lines go (None: nowhere)
 )->dict: # the file's content (see `read_llm_reps`)
     "Compute, resumably and in batches, each class's final-token hidden state at every layer of `model`; write them to `out`."
@@ -184,7 +190,7 @@ def llm_representations(
     echo(f'{len(classnames) - len(todo)} of {len(classnames)} classes already in {out}; computing {len(todo)}')
     if not todo: return d
     device = get_device(device)
-    lm, tok = _load_lm(str(model), device, _dtype(device, dtype))
+    lm, tok = load() if load else _load_lm(str(model), device, _dtype(device, dtype))
     d['meta'].update(hidden_size=lm.config.hidden_size, n_layers=lm.config.num_hidden_layers, chat=_uses_chat(tok, chat_template))
     out.parent.mkdir(parents=True, exist_ok=True)
     for i in range(0, len(todo), bs):
@@ -252,12 +258,13 @@ def tiny_llm_reps(
 
 # %% ../nbs/07_llm_reps.ipynb #ea482769
 def parse_classes(
-    classes:str|Path, # a registered dataset name, a text file (one class per line), or 'a,b,c'
+    classes:str|Path, # a registered dataset name, your dataset (a folder of class folders or a CSV), a text file (one class per line), or 'a,b,c'
 )->list[str]:
-    "Class names from a dataset name, a file of lines, or a comma-separated list."
-    from medprompt.data import _info
+    "Class names from a dataset name, your own dataset, a file of lines, or a comma-separated list."
+    from medprompt.data import _info, load_dataset
     if (info := _info(str(classes))) is not None: return list(info.classnames)
     p = Path(classes).expanduser()
+    if p.is_dir() or (p.is_file() and p.suffix.lower() == '.csv'): return list(load_dataset(p).classnames)   # as `run` names them
     if p.is_file(): names = [l.strip() for l in p.read_text().splitlines()]
     else: names = [c.strip() for c in str(classes).split(',')]
     names = [n for n in names if n]
@@ -266,7 +273,7 @@ def parse_classes(
 
 def llm_reps_command(
     model:str, # hub id or local folder of a Hugging Face causal LM
-    classes:str, # a registered dataset name, a text file (one class per line), or 'a,b,c'
+    classes:str, # a registered dataset name, your dataset's folder or CSV, a text file (one class per line), or 'a,b,c'
     out:str, # the representation file to write or complete
     overwrite:bool=False, # recompute every class
     device:str|None=None, # default: CUDA when available

@@ -123,6 +123,10 @@ class PromptMethod(nn.Module):
     def dataset_settings(cls, info)->dict:
         "Settings the method takes from a registered dataset's entry (`DatasetInfo`, e.g. its clinical template); none by default."
         return {}
+    @classmethod
+    def requirements(cls, info, settings:dict)->list[str]:
+        "What a run on `info`'s classes (`DatasetInfo`) with method `settings` lacks, one sentence each saying how to make it; none by default."
+        return []
     @property
     def logit_scale(self): return self.backbone.logit_scale.float()
 

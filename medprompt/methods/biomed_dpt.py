@@ -180,3 +180,18 @@ class BiomedDPT(PromptMethod):
         if self.l1_weight: loss = loss + batch_term(self.l1_weight * l1_feature_loss(self._cls, self.teacher), y, reduction)
         if self.kl_weight: loss = loss + batch_term(self.kl_weight * kdsp_loss(logits, self.teacher_logits(self._img)), y, reduction)
         return loss
+
+# %% ../../nbs/19b_biomed_dpt.ipynb #72f1c5b5
+from ..data import _descriptions
+from ..describe import descriptions_needed, missing_descriptions
+
+# %% ../../nbs/19b_biomed_dpt.ipynb #3d96030b
+@patch(cls_method=True)
+def requirements(cls:BiomedDPT, info, settings:dict)->list[str]:
+    "Descriptions of every class of `info` (from `prompt_bank` or the shipped banks) and a template with '{}', each missing one in a line."
+    bank, template = settings.get('prompt_bank'), settings.get('template', DEFAULT_TEMPLATE)
+    missing = missing_descriptions(info.classnames, bank, {*_regenerated(), *_descriptions()})
+    out = [descriptions_needed(cls.name, missing, info, bank)] if missing else []
+    try: fill_template(template, ['x'])
+    except ValueError as e: out.append(f"{cls.name}: {e}; pass e.g. --set template='a MR photo of a {{}} in the brain.'")
+    return out

@@ -131,3 +131,16 @@ class BiomedCoOp(CoOp):
         if self.sccm_weight: loss = loss + batch_term(self.sccm_weight * sccm_loss(self._cls, self.desc_mean), y, reduction)
         if self.kdsp_weight: loss = loss + batch_term(self.kdsp_weight * kdsp_loss(logits, self.teacher_logits(self._img)), y, reduction)
         return loss
+
+# %% ../../nbs/18_biomedcoop.ipynb #5916560c
+from fastcore.basics import patch
+from ..data import _descriptions
+from ..describe import descriptions_needed, missing_descriptions
+
+# %% ../../nbs/18_biomedcoop.ipynb #6e3acf7f
+@patch(cls_method=True)
+def requirements(cls:BiomedCoOp, info, settings:dict)->list[str]:
+    "The classes of `info` that neither `settings['prompt_bank']` nor the shipped GPT-4 bank describes, and the command that writes them."
+    bank = settings.get('prompt_bank')
+    missing = missing_descriptions(info.classnames, bank, _descriptions())
+    return [descriptions_needed(cls.name, missing, info, bank)] if missing else []

@@ -219,3 +219,16 @@ def forward(self:CILMP, x):
     "Logits [B, C] of images against their own image-conditioned class prompts."
     img = F.normalize(self.image_features(x), dim=-1)
     return clip_logits(img, self.class_features(img), self.logit_scale)
+
+# %% ../../nbs/19c_cilmp.ipynb #c163951f
+from ..llm_reps import read_llm_reps
+from ..describe import reps_needed
+
+# %% ../../nbs/19c_cilmp.ipynb #5e73ea73
+@patch(cls_method=True)
+def requirements(cls:CILMP, info, settings:dict)->list[str]:
+    "The classes of `info` that the representation file `settings['reps']` lacks (all without one), and the command that computes them."
+    reps = settings.get('reps')
+    have = read_llm_reps(reps)['reps'] if reps is not None and Path(reps).is_file() else {}
+    missing = [c for c in info.classnames if c not in have]
+    return [reps_needed(cls.name, missing, info, reps)] if missing else []

@@ -206,3 +206,12 @@ def prepare(self:LPPlusPlus, dls):
         self.history.append((loss.item(), val_acc))
         if val_acc >= best[0]: best = (val_acc, copy.deepcopy({k: v for k, v in self.state_dict().items() if k in ('W', 'b', 'alpha')}))
     self.load_state_dict(best[1], strict=False)
+
+# %% ../../nbs/11_linear_probe.ipynb #c93e6b44
+from ..describe import descriptions_requirement
+
+# %% ../../nbs/11_linear_probe.ipynb #a60fbede
+@patch(cls_method=True)
+def requirements(cls:LPPlusPlus, info, settings:dict)->list[str]:
+    "With `descriptions`, the classes of `info` they do not describe, and the command that writes them."
+    return descriptions_requirement(cls.name, info, settings.get('descriptions'))

@@ -87,3 +87,13 @@ class ZeroShot(PromptMethod):
     def forward(self, x):
         "Logits of images or cached image features against the fixed class features $w_i$."
         return clip_logits(self.image_features(x), self.class_features, self.logit_scale)
+
+# %% ../../nbs/10_zeroshot.ipynb #d9bdd0d5
+from fastcore.basics import patch
+from ..describe import descriptions_requirement
+
+# %% ../../nbs/10_zeroshot.ipynb #f563727c
+@patch(cls_method=True)
+def requirements(cls:ZeroShot, info, settings:dict)->list[str]:
+    "With `descriptions`, the classes of `info` they do not describe, and the command that writes them."
+    return descriptions_requirement(cls.name, info, settings.get('descriptions'))
