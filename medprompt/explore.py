@@ -7,7 +7,7 @@ Docs: https://medprompt.github.io/medprompt/explore.html.md"""
 # %% auto #0
 __all__ = ['load_results', 'Explorer']
 
-# %% ../nbs/32_explore.ipynb #e8da39aa
+# %% ../nbs/32_explore.ipynb #7a0faa17
 import contextlib, html, io
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .inference import predict
 from .interpret import saliency, denormalize, show_saliency
 from .train import PromptMethod, image_input, load_method
 
-# %% ../nbs/32_explore.ipynb #6afacd7e
+# %% ../nbs/32_explore.ipynb #1acf4afc
 def load_results(
     folder:str|Path, # a results folder with `runs/*.json` and the `<run_id>.pt` checkpoints beside them
     root:str|Path|None=None, # data root of benchmark datasets (the runs do not record it)
@@ -49,7 +49,7 @@ def load_results(
         methods[r['run_id']] = load_method(folder/f"{r['run_id']}.pt", backbone=bb)
     return methods, drop_unreadable(ds.test, f'{ds.name} test'), list(ds.classnames)
 
-# %% ../nbs/32_explore.ipynb #5c3ebdcc
+# %% ../nbs/32_explore.ipynb #1dda89c3
 _NONE = '(none)'
 
 @contextlib.contextmanager
@@ -73,9 +73,10 @@ class Explorer:
     ):
         self.root = root
         self.folder, self.load = W.Text(placeholder='results folder (medprompt run --save --out ...)', layout=W.Layout(width='420px')), W.Button(description='Load')
-        self.method, self.compare = W.Dropdown(description='method'), W.Dropdown(description='compare with')
+        wide = dict(style={'description_width': 'initial'})
+        self.method, self.compare = W.Dropdown(description='method', **wide), W.Dropdown(description='compare with', **wide)
         self.mistakes, self.overlay = W.Checkbox(description='mistakes only'), W.Checkbox(description='saliency overlay')
-        self.index = W.IntSlider(description='image', min=0, max=0, continuous_update=False)
+        self.index = W.IntSlider(description='image', min=0, max=0, continuous_update=False, readout=False)   # the status line counts from 1
         self.prev, self.next = W.Button(description='◀', layout=W.Layout(width='40px')), W.Button(description='▶', layout=W.Layout(width='40px'))
         self.status, self.panels = W.HTML(), W.HBox()
         self.load.on_click(lambda _: self._load_clicked())
@@ -88,7 +89,7 @@ class Explorer:
 
     def _ipython_display_(self): display(self.ui)
 
-# %% ../nbs/32_explore.ipynb #34fbb072
+# %% ../nbs/32_explore.ipynb #fc3c5176
 from fastcore.basics import patch
 
 @patch
@@ -117,7 +118,7 @@ def from_folder(cls:Explorer, folder:str|Path, root:str|Path|None=None, dataset:
     ex = cls(root=root); ex.load_folder(folder, dataset)
     return ex
 
-# %% ../nbs/32_explore.ipynb #edda119b
+# %% ../nbs/32_explore.ipynb #fc6bacc3
 @patch
 def predictions(self:Explorer, name:str):
     "`predict`'s table (class, probability, p(class) columns) of method `name` on every test item, computed once."
@@ -138,7 +139,7 @@ def shown(self:Explorer)->int|None:
     vis = self.visible()
     return vis[min(self.index.value, len(vis)-1)] if vis else None
 
-# %% ../nbs/32_explore.ipynb #f8168a54
+# %% ../nbs/32_explore.ipynb #1f78bf5d
 @patch
 def _refilter(self:Explorer):
     "Resize the slider to the filtered items (back to the first) and redraw."
@@ -158,7 +159,7 @@ def _load_clicked(self:Explorer):
     try: self.load_folder(self.folder.value.strip())
     except (FileNotFoundError, ValueError) as e: self.status.value = f'<span style="color:red">{html.escape(str(e))}</span>'
 
-# %% ../nbs/32_explore.ipynb #4718c2d5
+# %% ../nbs/32_explore.ipynb #c3245e9c
 @patch
 def panel(self:Explorer, name:str, i:int)->W.VBox:
     "Method `name`'s view of item `i`: the image (saliency of the predicted class over it when the overlay is on) and a caption."

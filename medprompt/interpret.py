@@ -9,7 +9,7 @@ __all__ = ['vocabulary', 'learned_context', 'nearest_words', 'plot_nearest_words
            'cls_attention_probs', 'capture_attention', 'saliency', 'planted_images', 'uniform_attention', 'denormalize',
            'show_saliency', 'plot_saliency', 'cls_attention', 'plot_attention_change']
 
-# %% ../nbs/31_interpret.ipynb #7e61f7a5
+# %% ../nbs/31_interpret.ipynb #853ea962
 import contextlib, copy
 
 import pandas as pd
@@ -20,7 +20,7 @@ from .backbones import Backbone
 from .prompts import ContextPrompt
 from .train import PromptMethod
 
-# %% ../nbs/31_interpret.ipynb #a645cea4
+# %% ../nbs/31_interpret.ipynb #f272048f
 def vocabulary(
     backbone:Backbone,
 )->tuple[torch.Tensor, list[str]]: # (input embeddings [V, width], token strings [V])
@@ -40,7 +40,7 @@ def vocabulary(
         return word if s.endswith('</w>') else word + '-'
     return emb, [text(i) for i in range(len(emb))]
 
-# %% ../nbs/31_interpret.ipynb #1df01d3b
+# %% ../nbs/31_interpret.ipynb #c5078ee7
 def learned_context(
     method:PromptMethod, # a method with CoOp's learnable context (`method.prompt`, a `ContextPrompt`)
 )->torch.Tensor: # [M, width], or [n_classes, M, width] for class-specific context
@@ -51,7 +51,7 @@ def learned_context(
                         f'CoOp or a method built on it (cocoop, kgcoop, prograd, biomedcoop, maple, cilmp)')
     return p.ctx.detach()
 
-# %% ../nbs/31_interpret.ipynb #e9c6918d
+# %% ../nbs/31_interpret.ipynb #066a7257
 def nearest_words(
     source:PromptMethod|torch.Tensor, # a method with learned context, or context vectors [M, width] / [C, M, width]
     backbone:Backbone|None=None, # the backbone whose vocabulary to search (default: the method's)
@@ -74,7 +74,7 @@ def nearest_words(
         rows += [dict(**cls, position=j % M + 1, rank=r + 1, token=words[int(idx[j, r])], distance=float(dist[j, r])) for r in range(k)]
     return pd.DataFrame(rows)
 
-# %% ../nbs/31_interpret.ipynb #304af987
+# %% ../nbs/31_interpret.ipynb #5edd5b00
 def plot_nearest_words(
     table:pd.DataFrame, # from `nearest_words`
     title:str='', # e.g. the method and dataset
@@ -97,13 +97,13 @@ def plot_nearest_words(
     fig.colorbar(im, ax=ax, shrink=0.8, label='distance')
     return fig
 
-# %% ../nbs/31_interpret.ipynb #38661de4
+# %% ../nbs/31_interpret.ipynb #b13a5a60
 def patch_grid(backbone:Backbone)->tuple[int, int]:
     "Rows and columns of image patches of the backbone's ViT."
     v = backbone.vision.visual
     return tuple(v.trunk.patch_embed.grid_size if backbone.vision.kind == 'timm' else v.grid_size)
 
-# %% ../nbs/31_interpret.ipynb #8652db91
+# %% ../nbs/31_interpret.ipynb #d2960fb5
 def attention_qkv(
     backbone:Backbone,
     layer:int, # block index (negative counts from the end)
@@ -123,7 +123,7 @@ def cls_attention_probs(q, k)->torch.Tensor:
     "Softmax attention of the class token (position 0) over every token, per head: [B, heads, N]."
     return (q[:, :, :1] @ k.transpose(-1, -2) * q.shape[-1]**-0.5).softmax(-1)[:, :, 0]
 
-# %% ../nbs/31_interpret.ipynb #ebbc8be6
+# %% ../nbs/31_interpret.ipynb #a74da5ba
 @contextlib.contextmanager
 def capture_attention(
     backbone:Backbone,
@@ -143,7 +143,7 @@ def capture_attention(
     finally:
         for h in hs: h.remove()
 
-# %% ../nbs/31_interpret.ipynb #41de6edf
+# %% ../nbs/31_interpret.ipynb #eb4a44a8
 def _as_images(backbone:Backbone, images)->torch.Tensor:
     "A batch [B, 3, H, W] on the backbone's device from a tensor, or from a list of paths / PIL images / tensors."
     from medprompt.train import image_input
@@ -177,7 +177,7 @@ def saliency(
         s = s[:, -rows*cols:].reshape(-1, rows, cols).float()
         return (s / s.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu()
 
-# %% ../nbs/31_interpret.ipynb #7a7750d6
+# %% ../nbs/31_interpret.ipynb #811be0a9
 def planted_images(
     n:int, # images per class
     size:int=224, # image side
@@ -193,7 +193,7 @@ def planted_images(
     striped = blank[:n].clone(); striped[..., :w] = stripes
     return striped, blank[n:]
 
-# %% ../nbs/31_interpret.ipynb #e0cdeeed
+# %% ../nbs/31_interpret.ipynb #36404af1
 def uniform_attention(
     backbone:Backbone,
 )->Backbone: # a modified deep copy
@@ -206,7 +206,7 @@ def uniform_attention(
             if bias is not None: bias[:2*b.vision.width] = 0
     return b
 
-# %% ../nbs/31_interpret.ipynb #0d77fe65
+# %% ../nbs/31_interpret.ipynb #458f9e7c
 def denormalize(backbone:Backbone, images:torch.Tensor)->torch.Tensor:
     "Preprocessed images [B, 3, H, W] back to displayable RGB in [0, 1] (the backbone's mean and std undone)."
     mean, std = (torch.tensor(v, dtype=torch.float32)[:, None, None] for v in (backbone.mean, backbone.std))
@@ -224,7 +224,7 @@ def show_saliency(
         up = F.interpolate(smap[None, None].float(), size=image.shape[-2:], mode='bilinear', align_corners=False)[0, 0]
         ax.imshow(up.numpy(), cmap='jet', alpha=alpha, vmin=0, vmax=1)
 
-# %% ../nbs/31_interpret.ipynb #47a6bd6a
+# %% ../nbs/31_interpret.ipynb #4911c9d7
 def plot_saliency(
     backbone:Backbone, # gives the image normalisation
     images:torch.Tensor, # preprocessed images [B, 3, H, W]
@@ -244,7 +244,7 @@ def plot_saliency(
         if name: axs[r, 0].text(-0.06, 0.5, name, transform=axs[r, 0].transAxes, rotation=90, ha='right', va='center', fontsize=9)
     return fig
 
-# %% ../nbs/31_interpret.ipynb #be98434c
+# %% ../nbs/31_interpret.ipynb #b1ffcea1
 @torch.no_grad()
 def cls_attention(
     model:Backbone|PromptMethod, # a backbone (no prompts) or a method (its prompts in the sequence)
@@ -261,7 +261,7 @@ def cls_attention(
     rows, cols, k = *patch_grid(bb), bb.vision.n_prefix
     return dict(patches=a[:, -rows*cols:].reshape(-1, rows, cols), prompts=a[:, k:a.shape[1]-rows*cols].sum(1), prefix=a[:, :k].sum(1))
 
-# %% ../nbs/31_interpret.ipynb #a35ac4b8
+# %% ../nbs/31_interpret.ipynb #47f34639
 def plot_attention_change(
     method:PromptMethod, # a method with vision prompts (VPT, MaPLe, Biomed-DPT)
     images:torch.Tensor, # preprocessed images [B, 3, H, W]
