@@ -6,8 +6,9 @@ Docs: https://medprompt.github.io/medprompt/interpret.html.md"""
 
 # %% auto #0
 __all__ = ['vocabulary', 'learned_context', 'nearest_words', 'plot_nearest_words', 'patch_grid', 'attention_qkv',
-           'cls_attention_probs', 'capture_attention', 'saliency', 'planted_images', 'uniform_attention', 'denormalize',
-           'show_saliency', 'plot_saliency', 'cls_attention', 'plot_attention_change']
+           'cls_attention_probs', 'capture_attention', 'recorded_prompts', 'patch_values', 'saliency', 'planted_images',
+           'uniform_attention', 'denormalize', 'show_saliency', 'plot_saliency', 'cls_attention',
+           'plot_attention_change']
 
 # %% ../nbs/31_interpret.ipynb #853ea962
 import contextlib, copy
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 
 from .backbones import Backbone
 from .prompts import ContextPrompt
-from .train import PromptMethod
+from .train import PromptMethod, image_input
 
 # %% ../nbs/31_interpret.ipynb #f272048f
 def vocabulary(
@@ -143,10 +144,33 @@ def capture_attention(
     finally:
         for h in hs: h.remove()
 
+# %% ../nbs/31_interpret.ipynb #e5d32970
+@contextlib.contextmanager
+def recorded_prompts(backbone:Backbone):
+    "Inside the block, the token count of every vision prompt a method hooks in (`Backbone.prompt_vision`) is appended to the yielded list."
+    counts, hook = [], backbone.prompt_vision
+    def record(shallow, deep=None, replace=False):
+        counts.append((shallow() if callable(shallow) else shallow).shape[-2])
+        return hook(shallow, deep, replace)
+    backbone.prompt_vision = record
+    try: yield counts
+    finally: del backbone.prompt_vision
+
+def patch_values(
+    backbone:Backbone,
+    values:torch.Tensor, # one value per token of the sequence [B, N]: prefix, `n_prompts` prompts, patches
+    n_prompts:int=0, # vision prompt tokens after the prefix
+)->torch.Tensor: # [B, rows, cols]
+    "Per-token values laid out on the patch grid; cells whose patch a prompt replaced (Biomed-DPT's `replace` mode) read 0."
+    rows, cols = patch_grid(backbone)
+    n_patch = values.shape[1] - backbone.vision.n_prefix - n_prompts
+    out = values.new_zeros(len(values), rows*cols)
+    out[:, rows*cols - n_patch:] = values[:, values.shape[1] - n_patch:]
+    return out.view(-1, rows, cols)
+
 # %% ../nbs/31_interpret.ipynb #eb4a44a8
 def _as_images(backbone:Backbone, images)->torch.Tensor:
     "A batch [B, 3, H, W] on the backbone's device from a tensor, or from a list of paths / PIL images / tensors."
-    from medprompt.train import image_input
     if isinstance(images, torch.Tensor) and images.dim() == 4: return images.to(backbone.device)
     if isinstance(images, torch.Tensor): images = [images]
     xs = [image_input(backbone, i) for i in images]
@@ -162,7 +186,7 @@ def saliency(
     "Gradient-weighted class-token attention: which patches push each image towards its class (log-probability)."
     bb, x = method.backbone, _as_images(method.backbone, images)
     method.eval()
-    with torch.enable_grad(), capture_attention(bb, layer, grad=True) as passes:
+    with torch.enable_grad(), capture_attention(bb, layer, grad=True) as passes, recorded_prompts(bb) as counts:
         logp = F.log_softmax(method(x).float(), dim=-1)
         if len(passes) != 1: raise RuntimeError(f'{method.name} ran the image tower {len(passes)} times in one forward pass; saliency needs exactly one')
         classes = logp.argmax(-1) if classes is None else torch.as_tensor(classes, device=logp.device).view(-1)
@@ -173,8 +197,7 @@ def saliency(
         g_h = (g[:, 0].float() @ Wo.float()).view(len(x), q.shape[1], -1)        # d score / d head output at the class token
         vbar = (a[..., None] * v).sum(2, keepdim=True)
         s = F.relu((a * ((v - vbar) * g_h[:, :, None]).sum(-1)).mean(1))        # [B, N]
-        rows, cols = patch_grid(bb)
-        s = s[:, -rows*cols:].reshape(-1, rows, cols).float()
+        s = patch_values(bb, s.float(), counts[-1] if counts else 0)
         return (s / s.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu()
 
 # %% ../nbs/31_interpret.ipynb #811be0a9
@@ -254,12 +277,12 @@ def cls_attention(
     "Where the class token attends in one block, averaged over heads: the patch grid, the prompt tokens and the class token itself."
     bb = model if isinstance(model, Backbone) else model.backbone
     x = _as_images(bb, images)
-    with capture_attention(bb, layer) as passes:
+    with capture_attention(bb, layer) as passes, recorded_prompts(bb) as counts:
         if isinstance(model, Backbone): bb.encode_image(x)
         else: model.eval(); model(x)
     a = cls_attention_probs(*attention_qkv(bb, layer, passes[-1]['x'])[:2]).mean(1).float().cpu()   # [B, N]
-    rows, cols, k = *patch_grid(bb), bb.vision.n_prefix
-    return dict(patches=a[:, -rows*cols:].reshape(-1, rows, cols), prompts=a[:, k:a.shape[1]-rows*cols].sum(1), prefix=a[:, :k].sum(1))
+    k, n = bb.vision.n_prefix, counts[-1] if counts else 0
+    return dict(patches=patch_values(bb, a, n), prompts=a[:, k:k+n].sum(1), prefix=a[:, :k].sum(1))
 
 # %% ../nbs/31_interpret.ipynb #47f34639
 def plot_attention_change(

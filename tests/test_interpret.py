@@ -52,3 +52,14 @@ def test_prompts_change_the_class_token_attention(bb):
     assert (prompted['prompts'] > 0).all() and (prompted['patches'] - plain['patches']).abs().max() > 1e-4
     assert_close_rel(prompted['patches'].sum((1, 2)) + prompted['prompts'] + prompted['prefix'], torch.ones(2))
     plot_attention_change(vpt, x)
+
+def test_prompts_that_replace_patches_count_as_prompts(bb):
+    "Biomed-DPT's default `replace` mode: its 4 tokens take the first patches' places, which read 0 on the grid."
+    from medprompt.data import load_dataset
+    from medprompt.methods.biomed_dpt import BiomedDPT
+    x = torch.randn(2, 3, 224, 224)
+    m = BiomedDPT(bb, load_dataset('demo').classnames)
+    att = cls_attention(m, x)
+    assert (att['prompts'] > 0).all() and (att['patches'].flatten(1)[:, :4] == 0).all() and (att['patches'].flatten(1)[:, 4:] > 0).all()
+    assert_close_rel(att['patches'].sum((1, 2)) + att['prompts'] + att['prefix'], torch.ones(2))
+    assert (saliency(m, x).flatten(1)[:, :4] == 0).all()
