@@ -93,11 +93,15 @@ class Explorer:
 from fastcore.basics import patch
 
 @patch
-def set_methods(self:Explorer, methods:PromptMethod|dict, items:list, classnames:list|None=None):
-    "Show `methods` (a method or {name: method}) on the test `items`."
+def set_methods(self:Explorer,
+    methods:PromptMethod|dict, # a trained method, or {name: method} on the same classes
+    items:list, # test images [(path, label)]; unreadable ones are left out (with a warning)
+    classnames:list|None=None, # default: the first method's
+):
+    "Show `methods` on the test `items`, from the first image, without the filters' previous state."
     methods = {methods.name: methods} if isinstance(methods, PromptMethod) else dict(methods)
     if methods and not items: raise ValueError('Give the test images to browse: items=[(path, label), ...]')
-    self.methods, self.items, self._preds = methods, list(items), {}
+    self.methods, self.items, self._preds = methods, drop_unreadable(list(items), 'the items to explore'), {}
     self.classnames = list(classnames or (next(iter(methods.values())).classnames if methods else []))
     wrong = [n for n,m in methods.items() if m.classnames != self.classnames]
     if wrong: raise ValueError(f'Methods {wrong} classify other classes than {self.classnames}; compare methods trained on the same classes')
@@ -107,13 +111,20 @@ def set_methods(self:Explorer, methods:PromptMethod|dict, items:list, classnames
     self._refilter()
 
 @patch
-def load_folder(self:Explorer, folder:str|Path, dataset:str|None=None):
+def load_folder(self:Explorer,
+    folder:str|Path, # a results folder written by `medprompt run --save`
+    dataset:str|None=None, # which dataset's runs, when the folder holds several
+):
     "Show the saved methods of a results folder on its test images (see `load_results`)."
     self.set_methods(*load_results(folder, self.root, dataset))
     self.folder.value = str(folder)
 
 @patch(cls_method=True)
-def from_folder(cls:Explorer, folder:str|Path, root:str|Path|None=None, dataset:str|None=None)->Explorer:
+def from_folder(cls:Explorer,
+    folder:str|Path, # a results folder written by `medprompt run --save`
+    root:str|Path|None=None, # data root of benchmark datasets
+    dataset:str|None=None, # which dataset's runs, when the folder holds several
+)->Explorer:
     "An explorer of the saved methods in a results folder."
     ex = cls(root=root); ex.load_folder(folder, dataset)
     return ex

@@ -120,7 +120,10 @@ def attention_qkv(
     q, k, v = F.linear(x, m.in_proj_weight, m.in_proj_bias).reshape(B, N, 3, m.num_heads, -1).permute(2, 0, 3, 1, 4)
     return q, k, v, m.out_proj.weight
 
-def cls_attention_probs(q, k)->torch.Tensor:
+def cls_attention_probs(
+    q:torch.Tensor, # queries [B, heads, N, head_dim] (from `attention_qkv`)
+    k:torch.Tensor, # keys [B, heads, N, head_dim]
+)->torch.Tensor:
     "Softmax attention of the class token (position 0) over every token, per head: [B, heads, N]."
     return (q[:, :, :1] @ k.transpose(-1, -2) * q.shape[-1]**-0.5).softmax(-1)[:, :, 0]
 
@@ -257,6 +260,8 @@ def plot_saliency(
 )->Figure:
     "Saliency maps over their images: a row per method, a column per image."
     maps = maps if isinstance(maps, dict) else {'': maps}
+    bad = {name: len(m) for name,m in maps.items() if len(m) != len(images)}
+    if bad: raise ValueError(f'{len(images)} images but maps of lengths {bad}: give one map per image')
     imgs, n = denormalize(backbone, images), len(images)
     fig = Figure(figsize=(2.2*n + 0.4, 2.3*len(maps)), layout='constrained')
     axs = fig.subplots(len(maps), n, squeeze=False)

@@ -44,6 +44,12 @@ def test_browse_filter_overlay_compare(setup):
     coop_wrong = [i for i, (_, l) in enumerate(items) if ex.predictions('coop')['class'][i] != names[l]]
     assert ex.visible() == coop_wrong
 
+def test_unreadable_items_are_left_out(setup, tmp_path):
+    methods, items, names = setup
+    bad = tmp_path/'bad.png'; bad.write_bytes(b'not a png')
+    with pytest.warns(UserWarning, match='bad.png'): ex = Explorer(methods, [(bad, 0), *items[:3]])
+    assert ex.items == items[:3] and len(ex.predictions('zs')) == 3
+
 def test_results_folder_from_the_box(tmp_path):
     out = tmp_path/'res'
     with warnings.catch_warnings():

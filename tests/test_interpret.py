@@ -30,6 +30,7 @@ def test_saliency_shapes_and_determinism(bb):
         assert saliency(m, x).numpy().tobytes() == s.numpy().tobytes()
     assert saliency(ZeroShot(bb, CLASSES), x, classes=[0, 1, 2]).shape == (3, 7, 7)
     plot_saliency(bb, x, {'a': s, 'b': s}, ['1', '2', '3'])
+    with pytest.raises(ValueError, match='one map per image'): plot_saliency(bb, x, s[:2])
 
 @pytest.mark.parametrize('seed', [0, 1, 2, 3])
 def test_planted_pattern_on_the_left_gets_the_saliency(bb, seed):
