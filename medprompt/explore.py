@@ -12,11 +12,11 @@ import contextlib, html, io
 from pathlib import Path
 
 import ipywidgets as W
-import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 
 from .backbones import load_backbone
+from .core import get_device
 from .data import load_dataset, base_novel, drop_unreadable
 from .experiment import read_runs
 from .inference import predict
@@ -28,6 +28,7 @@ def load_results(
     folder:str|Path, # a results folder with `runs/*.json` and the `<run_id>.pt` checkpoints beside them
     root:str|Path|None=None, # data root of benchmark datasets (the runs do not record it)
     dataset:str|None=None, # which dataset's runs, when the folder holds several (its name or as given to the run)
+    device:str|None=None, # where the methods run (default: CUDA when available)
 )->tuple[dict, list, list]: # ({run id: method}, test items [(path, label)], class names)
     "The saved methods of a results folder and the test images of their dataset."
     folder = Path(folder).expanduser()
@@ -42,11 +43,11 @@ def load_results(
                          + '; pick one with dataset=')
     name, subset = picked[0]
     ds = base_novel(load_dataset(name, root=root), subset)
-    backbones, methods = {}, {}
+    device, backbones, methods = get_device(device), {}, {}
     for r in rows:
         if key(r) != picked[0]: continue
-        bb = backbones.get(r['backbone']) or backbones.setdefault(r['backbone'], load_backbone(r['backbone']))
-        methods[r['run_id']] = load_method(folder/f"{r['run_id']}.pt", backbone=bb)
+        if r['backbone'] not in backbones: backbones[r['backbone']] = load_backbone(r['backbone'], device=device)
+        methods[r['run_id']] = load_method(folder/f"{r['run_id']}.pt", backbone=backbones[r['backbone']]).to(device)
     return methods, drop_unreadable(ds.test, f'{ds.name} test'), list(ds.classnames)
 
 # %% ../nbs/32_explore.ipynb #1dda89c3
@@ -70,8 +71,9 @@ class Explorer:
         items:list|None=None, # test images [(path, label)], labels indexing the classes
         classnames:list|None=None, # default: the first method's
         root:str|Path|None=None, # data root for benchmark datasets of folders loaded from the box
+        device:str|None=None, # where methods loaded from a folder run (default: CUDA when available)
     ):
-        self.root = root
+        self.root, self.device = root, device
         self.folder, self.load = W.Text(placeholder='results folder (medprompt run --save --out ...)', layout=W.Layout(width='420px')), W.Button(description='Load')
         wide = dict(style={'description_width': 'initial'})
         self.method, self.compare = W.Dropdown(description='method', **wide), W.Dropdown(description='compare with', **wide)
@@ -101,10 +103,10 @@ def set_methods(self:Explorer,
     "Show `methods` on the test `items`, from the first image, without the filters' previous state."
     methods = {methods.name: methods} if isinstance(methods, PromptMethod) else dict(methods)
     if methods and not items: raise ValueError('Give the test images to browse: items=[(path, label), ...]')
-    self.methods, self.items, self._preds = methods, drop_unreadable(list(items), 'the items to explore'), {}
-    self.classnames = list(classnames or (next(iter(methods.values())).classnames if methods else []))
-    wrong = [n for n,m in methods.items() if m.classnames != self.classnames]
-    if wrong: raise ValueError(f'Methods {wrong} classify other classes than {self.classnames}; compare methods trained on the same classes')
+    classnames = list(classnames or (next(iter(methods.values())).classnames if methods else []))
+    wrong = [n for n,m in methods.items() if m.classnames != classnames]
+    if wrong: raise ValueError(f'Methods {wrong} classify other classes than {classnames}; compare methods trained on the same classes')
+    self.methods, self.classnames, self.items, self._preds = methods, classnames, drop_unreadable(list(items), 'the items to explore'), {}
     with _quiet(self):
         self.method.options, self.compare.options = list(methods), [_NONE, *methods]
         self.method.value, self.compare.value = (next(iter(methods)) if methods else None), _NONE
@@ -116,7 +118,7 @@ def load_folder(self:Explorer,
     dataset:str|None=None, # which dataset's runs, when the folder holds several
 ):
     "Show the saved methods of a results folder on its test images (see `load_results`)."
-    self.set_methods(*load_results(folder, self.root, dataset))
+    self.set_methods(*load_results(folder, self.root, dataset, self.device))
     self.folder.value = str(folder)
 
 @patch(cls_method=True)
@@ -124,9 +126,10 @@ def from_folder(cls:Explorer,
     folder:str|Path, # a results folder written by `medprompt run --save`
     root:str|Path|None=None, # data root of benchmark datasets
     dataset:str|None=None, # which dataset's runs, when the folder holds several
+    device:str|None=None, # where the methods run (default: CUDA when available)
 )->Explorer:
     "An explorer of the saved methods in a results folder."
-    ex = cls(root=root); ex.load_folder(folder, dataset)
+    ex = cls(root=root, device=device); ex.load_folder(folder, dataset)
     return ex
 
 # %% ../nbs/32_explore.ipynb #fc6bacc3
@@ -198,4 +201,6 @@ def refresh(self:Explorer):
     what = 'mistakes' if self.mistakes.value else 'test images'
     self.status.value = f'{html.escape(str(self.items[i][0]))}: image {self.index.value + 1} of {len(vis)} {what}'
     names = [self.method.value] + ([self.compare.value] if self.compare.value not in (_NONE, self.method.value) else [])
-    self.panels.children = [self.panel(n, i) for n in names]
+    try: self.panels.children = [self.panel(n, i) for n in names]
+    except (RuntimeError, ValueError, TypeError) as e:   # shown: a widget callback's exception would only reach the log
+        self.status.value += "<br><span style='color:red'>" + html.escape(f'{type(e).__name__}: {e}') + '</span>'

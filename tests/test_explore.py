@@ -63,3 +63,14 @@ def test_results_folder_from_the_box(tmp_path):
     assert len(ex.methods) == 1 and list(ex.methods)[0].startswith('zeroshot-demo-1shot-seed1')
     assert len(ex.items) == len(load_dataset('demo').test) and 'image 1 of' in ex.status.value
     with pytest.raises(ValueError, match='holds no saved methods'): load_results(out/'runs')
+
+def test_a_failing_saliency_shows_in_the_status_line(setup):
+    "An error while drawing reaches the user on the page (a widget callback's exception would only reach the log)."
+    methods, items, names = setup
+    class Twice(ZeroShot):
+        name = 'twice'
+        def forward(self, x): self.image_features(x); return super().forward(x)
+    ex = Explorer(Twice(methods['zs'].backbone, names), items[:2])
+    assert 'RuntimeError' not in ex.status.value
+    ex.overlay.value = True
+    assert 'RuntimeError' in ex.status.value and 'exactly one' in ex.status.value
