@@ -6,9 +6,9 @@ Docs: https://medprompt.github.io/medprompt/interpret.html.md"""
 
 # %% auto #0
 __all__ = ['vocabulary', 'learned_context', 'nearest_words', 'plot_nearest_words', 'patch_grid', 'attention_qkv',
-           'cls_attention_probs', 'capture_attention', 'recorded_prompts', 'patch_values', 'saliency', 'planted_images',
-           'uniform_attention', 'denormalize', 'show_saliency', 'plot_saliency', 'cls_attention',
-           'plot_attention_change']
+           'cls_attention_probs', 'capture_attention', 'recorded_prompts', 'patch_values', 'cls_logit_grads',
+           'saliency', 'planted_images', 'uniform_attention', 'denormalize', 'show_saliency', 'plot_saliency',
+           'cls_attention', 'plot_attention_change']
 
 # %% ../nbs/31_interpret.ipynb #853ea962
 import contextlib, copy
@@ -171,6 +171,16 @@ def patch_values(
     out[:, rows*cols - n_patch:] = values[:, values.shape[1] - n_patch:]
     return out.view(-1, rows, cols)
 
+# %% ../nbs/31_interpret.ipynb #54e222a5
+def cls_logit_grads(
+    a:torch.Tensor, # the class token's attention (softmax) per head [B, heads, N]
+    v:torch.Tensor, # values [B, heads, N, head_dim]
+    g:torch.Tensor, # gradient of the score w.r.t. each head's output at the class token [B, heads, head_dim]
+)->torch.Tensor: # [B, heads, N]
+    "Gradient of the score w.r.t. the class token's attention logits, a_t (v_t - Σ_j a_j v_j) · g: the softmax's derivative."
+    vbar = (a[..., None] * v).sum(2, keepdim=True)
+    return a * ((v - vbar) * g[:, :, None]).sum(-1)
+
 # %% ../nbs/31_interpret.ipynb #eb4a44a8
 def _as_images(backbone:Backbone, images)->torch.Tensor:
     "A batch [B, 3, H, W] on the backbone's device from a tensor, or from a list of paths / PIL images / tensors."
@@ -198,8 +208,7 @@ def saliency(
         q, k, v, Wo = attention_qkv(bb, layer, passes[0]['x'])
         a = cls_attention_probs(q, k)                                            # [B, h, N]
         g_h = (g[:, 0].float() @ Wo.float()).view(len(x), q.shape[1], -1)        # d score / d head output at the class token
-        vbar = (a[..., None] * v).sum(2, keepdim=True)
-        s = F.relu((a * ((v - vbar) * g_h[:, :, None]).sum(-1)).mean(1))        # [B, N]
+        s = F.relu(cls_logit_grads(a, v, g_h).mean(1))                           # [B, N]
         s = patch_values(bb, s.float(), counts[-1] if counts else 0)
         return (s / s.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu()
 
@@ -208,7 +217,7 @@ def planted_images(
     n:int, # images per class
     size:int=224, # image side
     patch:int=32, # patch side: the pattern covers the left `size // patch // 2` patch columns
-    seed:int=0,
+    seed:int=0, # seed of the noise
 )->tuple[torch.Tensor, torch.Tensor]: # (striped [n, 3, size, size], blank [n, 3, size, size])
     "Images whose class is written on the left half: horizontal stripes (class 0) or faint noise (class 1); the right half is blank."
     g = torch.Generator().manual_seed(seed)
