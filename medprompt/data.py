@@ -8,12 +8,12 @@ Docs: https://medprompt.github.io/medprompt/data.html.md"""
 __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'CILMP_DATASETS', 'IMAGE_EXTS', 'FEATURE_CACHE_VERSION',
            'DatasetInfo', 'read_split', 'llm_prompt_bank', 'templates', 'ImageLoadError', 'to_rgb', 'load_image',
            'MedDataset', 'from_folder', 'from_csv', 'from_split_file', 'load_dataset', 'image_error', 'drop_unreadable',
-           'few_shot', 'fewshot_dataset', 'base_novel', 'train_transform', 'ImageItems', 'image_dataloaders',
-           'view_seed', 'augmented_view', 'encode_items', 'feature_cache_path', 'cached_features', 'FeatureItems',
-           'EpochViews', 'feature_dataloaders']
+           'few_shot', 'fewshot_dataset', 'base_novel', 'show_classes', 'train_transform', 'ImageItems',
+           'image_dataloaders', 'view_seed', 'augmented_view', 'encode_items', 'feature_cache_path', 'cached_features',
+           'FeatureItems', 'EpochViews', 'feature_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1eb43819
-import dataclasses, functools, gzip, importlib.resources, json, math, os, re, warnings
+import dataclasses, functools, gzip, importlib.resources, json, math, os, re, textwrap, warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np, pandas as pd
 import torch
 import torchvision.transforms as T
 from PIL import Image
+from matplotlib.figure import Figure
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.callback.core import Callback
@@ -580,6 +581,24 @@ def base_novel(
     sub = lambda items: [(p, l - keep[0]) for p,l in items if l in keep]
     return MedDataset(f'{ds.name}-{"base" if subset == "base" else "novel"}', [ds.classnames[i] for i in keep],
                       sub(ds.train), sub(ds.val), sub(ds.test), root=ds.root)
+
+# %% ../nbs/02_data.ipynb #581ae692
+def show_classes(
+    ds:MedDataset, # a loaded dataset
+    n:int=2, # images per class
+    split:str='train', # which split to draw from
+    seed:int=1, # which images
+)->Figure:
+    "A grid of `n` images of every class of `ds` (a column per class): look at the data before training on it."
+    items = getattr(ds, split)
+    fig = Figure(figsize=(2*len(ds.classnames), 2.1*n + .3), layout='constrained')
+    axs = fig.subplots(n, len(ds.classnames), squeeze=False)
+    for c, col in enumerate(axs.T):
+        mine = [it for it in items if it[1] == c]
+        for ax, (p, _) in zip(col, few_shot(mine, n, seed=seed)): ax.imshow(load_image(p))
+        for ax in col: ax.set_axis_off()
+        col[0].set_title(textwrap.fill(ds.classnames[c], 18), fontsize=9)
+    return fig
 
 # %% ../nbs/02_data.ipynb #f54968e3
 def train_transform(backbone)->T.Compose:
