@@ -314,7 +314,8 @@ def text_once_per_pass(
     def encode_once(embeds, ids, deep=None):
         if torch.is_grad_enabled() or any(m.training for m in text_tower_modules(backbone)): return encode(embeds, ids, deep)
         key = (embeds, ids, deep or {}, torch.is_autocast_enabled(embeds.device.type))
-        if not (last and _same_input(last['key'], key)): last.update(key=key, feats=encode(embeds, ids, deep))
+        if not (last and _same_input(last['key'], key)):   # a copy of the input: a view of a parameter must not follow it
+            last.update(key=(embeds.clone(), ids.clone(), {l: p.clone() for l,p in key[2].items()}, key[3]), feats=encode(embeds, ids, deep))
         return last['feats']
     backbone.encode_text_embeds = encode_once   # an instance attribute: shadows the method for this block only
     try: yield
