@@ -8,9 +8,9 @@ Docs: https://medprompt.github.io/medprompt/data.html.md"""
 __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'CILMP_DATASETS', 'IMAGE_EXTS', 'FEATURE_CACHE_VERSION',
            'DatasetInfo', 'read_split', 'llm_prompt_bank', 'templates', 'ImageLoadError', 'to_rgb', 'load_image',
            'MedDataset', 'from_folder', 'from_csv', 'from_split_file', 'load_dataset', 'image_error', 'drop_unreadable',
-           'few_shot', 'fewshot_dataset', 'base_novel', 'show_classes', 'train_transform', 'ImageItems',
-           'image_dataloaders', 'view_seed', 'augmented_view', 'encode_items', 'feature_cache_path', 'cached_features',
-           'FeatureItems', 'EpochViews', 'feature_dataloaders']
+           'few_shot', 'fewshot_dataset', 'base_novel', 'show_classes', 'train_transform', 'denormalize', 'ImageItems',
+           'show_pictures', 'ItemsLoader', 'image_dataloaders', 'view_seed', 'augmented_view', 'encode_items',
+           'feature_cache_path', 'cached_features', 'FeatureItems', 'EpochViews', 'feature_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1eb43819
 import dataclasses, functools, gzip, importlib.resources, json, math, os, re, textwrap, warnings
@@ -606,6 +606,15 @@ def train_transform(backbone)->T.Compose:
     return T.Compose([T.RandomResizedCrop(backbone.image_size, scale=(0.08, 1.), interpolation=T.InterpolationMode.BICUBIC),
                       T.ToTensor(), T.Normalize(backbone.mean, backbone.std)])
 
+def denormalize(
+    x:torch.Tensor, # an image [3, H, W] as `tfm` gave it
+    tfm, # the (composed) transform that gave it
+)->np.ndarray: # [H, W, 3] in [0, 1], for display
+    "Undo the `Normalize` step of `tfm` (if it has one), for showing a model's input."
+    norm = next((t for t in getattr(tfm, 'transforms', [tfm]) if isinstance(t, T.Normalize)), None)
+    if norm is not None: x = x * torch.tensor(norm.std)[:, None, None] + torch.tensor(norm.mean)[:, None, None]
+    return x.clamp(0, 1).permute(1, 2, 0).numpy()
+
 class ImageItems(torch.utils.data.Dataset):
     "`(transformed image, label)` for a list of `(path, label)`."
     def __init__(self, items:list, tfm): self.items, self.tfm = items, tfm
@@ -613,11 +622,41 @@ class ImageItems(torch.utils.data.Dataset):
     def __getitem__(self, i):
         p, l = self.items[i]
         return self.tfm(load_image(p)), torch.tensor(l)
+    def new_empty(self): return ImageItems([], self.tfm)   # fastai's `export` keeps the loaders' transforms, not their items
+    def picture(self, i:int)->np.ndarray:
+        "Item `i` as the model sees it (augmented in training), [H, W, 3] in [0, 1]."
+        return denormalize(self[i][0], self.tfm)
+
+# %% ../nbs/02_data.ipynb #452c569b
+def show_pictures(
+    pictures:list, # images [H, W, 3] (tensors, arrays or PIL images)
+    titles:list[str], # one title per image
+    colors:list[str]|None=None, # title colours (default black)
+    ncols:int=3, # images per row
+    **kwargs, # passed to `plt.subplots`
+):
+    "A grid of titled images; the matplotlib figure."
+    import matplotlib.pyplot as plt
+    cols = max(1, min(ncols, len(pictures))); rows = max(1, math.ceil(len(pictures) / cols))
+    fig, axs = plt.subplots(rows, cols, figsize=(3*cols, 3*rows), squeeze=False, **kwargs)
+    for ax in axs.flat: ax.axis('off')
+    for ax, p, t, c in zip(axs.flat, pictures, titles, colors or ['black']*len(titles)): ax.imshow(p); ax.set_title(t, color=c)
+    return fig
 
 # %% ../nbs/02_data.ipynb #69c560dc
+class ItemsLoader(DataLoader):
+    "A fastai `DataLoader` over `ImageItems` or `FeatureItems`; `show_batch` shows a batch's images with their classes."
+    def show_batch(self, b=None, max_n:int=9, **kwargs):
+        "The images of the first `max_n` items of a batch drawn as this loader draws them (shuffled, augmented), titled with their class."
+        if b is not None: raise ValueError('show_batch draws its own batch (a batch of cached features does not say which images they are); call it without b')
+        idxs = list(self.get_idxs())[:min(max_n, self.bs)]
+        vocab = getattr(self.dataset, 'vocab', None)
+        pictures, labels = [self.dataset.picture(i) for i in idxs], [int(self.dataset[i][1]) for i in idxs]
+        return show_pictures(pictures, [str(vocab[l]) if vocab is not None else str(l) for l in labels], **kwargs)
+
 def _loaders(dsets:list, bs:int, device, num_workers:int=0)->DataLoaders:
     "fastai DataLoaders over (train, val, test) datasets; train is shuffled and drops a last partial batch (as Dassl)."
-    dls = [DataLoader(d, bs=bs, shuffle=i == 0, drop_last=i == 0 and len(d) >= bs, num_workers=num_workers, device=device)
+    dls = [ItemsLoader(d, bs=bs, shuffle=i == 0, drop_last=i == 0 and len(d) >= bs, num_workers=num_workers, device=device)
            for i,d in enumerate(dsets)]
     return DataLoaders(*dls, device=device)
 
@@ -734,10 +773,17 @@ def cached_features(
 # %% ../nbs/02_data.ipynb #6a4ac818
 class FeatureItems(torch.utils.data.Dataset):
     "`(features, label)` from cached features `[N, V, D]`: view `epoch mod V` of each image, `epoch` set per epoch."
-    def __init__(self, feats:torch.Tensor, labels:torch.Tensor, epoch:int=0):
-        self.feats, self.labels, self.epoch = feats, labels, epoch
+    def __init__(self, feats:torch.Tensor, labels:torch.Tensor, epoch:int=0,
+                 items:list|None=None): # the `(path, label)` each row was encoded from, to show its image
+        self.feats, self.labels, self.epoch, self.items = feats, labels, epoch, items
     def __len__(self): return len(self.labels)
     def __getitem__(self, i): return self.feats[i, self.epoch % self.feats.shape[1]], self.labels[i]
+    def new_empty(self): return FeatureItems(self.feats[:0], self.labels[:0], items=None if self.items is None else [])
+    def picture(self, i:int)->np.ndarray:
+        "The image row `i` was encoded from, [H, W, 3] (the features themselves cannot be shown)."
+        if self.items is None: raise ValueError('These cached features do not know their images: build them with feature_dataloaders '
+                                                '(or pass FeatureItems(..., items=[(path, label), ...])) to show them')
+        return np.asarray(to_rgb(load_image(self.items[i][0])))
 
 class EpochViews(Callback):
     "Before each training epoch, tell a training set that has an `epoch` (e.g. `FeatureItems`) which epoch it serves."
@@ -756,6 +802,6 @@ def feature_dataloaders(
     progress:bool=True, # show progress bars while features are computed
 )->DataLoaders: # train (view of the epoch, shuffled), valid and test (`dls[2]`) loaders of (features, labels)
     "fastai DataLoaders over cached image features, for methods whose image tower is frozen."
-    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress))
+    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress), items=getattr(ds, s))
              for s in ('train', 'val', 'test')]
     return _loaders(dsets, bs, device or backbone.device)

@@ -183,20 +183,23 @@ def run_experiment(
     bb = load_backbone(backbone, device=get_device(device))
     _warn_random_backbone(bb, ds)
     show = not quiet if encode_progress is None else encode_progress
+    start = time.perf_counter()
     dls = (feature_dataloaders(ds, bb, bs=recipe.bs, views=views, progress=show) if cls.uses_image_features
            else image_dataloaders(ds, bb, bs=recipe.bs))
+    encode_seconds = time.perf_counter() - start   # the image features of the feature path (0 when cached)
     m = cls(bb, ds.classnames, **kwargs)
     start = time.perf_counter()
     learn = fit(method_learner(m, dls, recipe, precision=run_precision(method, bb.device, precision), quiet=quiet))
-    seconds = time.perf_counter() - start
+    seconds, start = time.perf_counter() - start, time.perf_counter()
     metrics = classification_metrics(*loader_logits(m, dls[2]), ds.n_classes)
+    times = dict(encode=encode_seconds, **learn.times, test=time.perf_counter() - start)   # where the run's time went
     protocol = 'full_data' if shots == 0 and subset == 'all' else _protocol(subset)
     row = dict(method=method, dataset=ds.name, subset=subset, protocol=protocol, backbone=bb.id, shots=shots, seed=seed, shot_seed=shot_seed,
                epochs=recipe.epochs, lr=recipe.lr, bs=recipe.bs, views=views if cls.uses_image_features else None,
                precision=learn.precision, overrides=describe_overrides(key), test_acc=metrics['acc1'],
                balanced_acc=metrics['balanced_accuracy'], macro_f1=metrics['macro_f1'], n_train=len(ds.train), n_test=len(ds.test),
-               train_seconds=round(seconds, 2), run_id=run_id(key), backbone_key=bb.cache_key, settings=key,
-               preset_sources=sources, classnames=list(ds.classnames), confusion=metrics['confusion'])
+               train_seconds=round(seconds, 2), seconds={k: round(v, 3) for k,v in times.items()}, run_id=run_id(key),
+               backbone_key=bb.cache_key, settings=key, preset_sources=sources, classnames=list(ds.classnames), confusion=metrics['confusion'])
     if save_to: save_method(m, Path(save_to)/f'{row["run_id"]}.pt')
     return row
 

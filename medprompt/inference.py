@@ -17,7 +17,7 @@ from PIL import Image
 
 from .core import atomic_write, get_device
 from .data import IMAGE_EXTS, ImageLoadError, _files_in, _warn_ignored
-from .train import PromptMethod, image_input, load_method
+from .train import PromptMethod, image_input, load_method, text_once_per_pass
 
 # %% ../nbs/06_inference.ipynb #65ddf0f3
 def _as_items(items)->list:
@@ -43,13 +43,14 @@ def predict(
     device, items = method.backbone.device, _as_items(items)
     method.eval()
     names, probs = [], []
-    for start in range(0, len(items), bs):
-        xs = []
-        for i, item in enumerate(items[start:start+bs], start):
-            try: xs.append(image_input(method.backbone, item))
-            except ImageLoadError as e: warnings.warn(f'Skipping {_name(item, i)}: {e}'); continue
-            names.append(_name(item, i))
-        if xs: probs.append(F.softmax(method(torch.stack(xs).to(device)).float(), dim=-1).cpu())
+    with text_once_per_pass(method.backbone):   # class prompts that do not depend on the image: encoded once
+        for start in range(0, len(items), bs):
+            xs = []
+            for i, item in enumerate(items[start:start+bs], start):
+                try: xs.append(image_input(method.backbone, item))
+                except ImageLoadError as e: warnings.warn(f'Skipping {_name(item, i)}: {e}'); continue
+                names.append(_name(item, i))
+            if xs: probs.append(F.softmax(method(torch.stack(xs).to(device)).float(), dim=-1).cpu())
     probs = torch.cat(probs) if probs else torch.zeros(0, len(method.classnames))
     best = probs.max(-1) if len(probs) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
     table = pd.DataFrame(dict(item=names, **{'class': [method.classnames[i] for i in best[1]]}, probability=best[0].numpy()))

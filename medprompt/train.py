@@ -6,13 +6,15 @@ Docs: https://medprompt.github.io/medprompt/train.html.md"""
 
 # %% auto #0
 __all__ = ['METHODS', 'CHECKPOINT_KEYS', 'Recipe', 'clip_logits', 'register_method', 'all_methods', 'batch_term', 'PromptMethod',
-           'learned_state', 'save_method', 'read_checkpoint', 'class_specific_state', 'load_method', 'reference_lr',
-           'WarmupCosine', 'opt_func', 'trainable_params', 'trainable_group', 'MethodLoss', 'PrepareMethod',
-           'DeviceMixedPrecision', 'resolve_precision', 'text_tower_modules', 'TextDropout', 'image_input',
-           'give_vocab', 'MethodLearner', 'method_learner', 'fit', 'loader_logits', 'loader_features', 'evaluate']
+           'learned_state', 'method_checkpoint', 'save_method', 'read_checkpoint', 'class_specific_state',
+           'load_method', 'method_from_checkpoint', 'reference_lr', 'WarmupCosine', 'opt_func', 'trainable_params',
+           'trainable_group', 'MethodLoss', 'PrepareMethod', 'DeviceMixedPrecision', 'resolve_precision',
+           'text_tower_modules', 'TextDropout', 'text_once_per_pass', 'TextOncePerPass', 'EpochValidation',
+           'PhaseTimes', 'image_input', 'give_vocab', 'MethodLearner', 'method_learner', 'fit', 'loader_logits',
+           'loader_features', 'evaluate']
 
 # %% ../nbs/04_train.ipynb #7f834abf
-import dataclasses, math, pickle, weakref, zipfile
+import contextlib, dataclasses, math, pickle, time, weakref, zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,19 +24,20 @@ from torch.amp import autocast
 from PIL import Image
 from fastai.learner import Learner
 import fastai.callback.schedule   # adds Learner.fit_one_cycle
-from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.core import Callback, CancelFitException, CancelValidException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.optimizer import OptimWrapper
 from fastai.data.transforms import CategoryMap
 from fastai.metrics import accuracy
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
+from fastcore.foundation import L
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 
 from .core import save_torch_atomic
 from .backbones import Backbone, load_backbone
-from .data import load_image, to_rgb, EpochViews
+from .data import load_image, to_rgb, EpochViews, show_pictures
 
 # %% ../nbs/04_train.ipynb #fb59a1e5
 @dataclass
@@ -51,6 +54,7 @@ class Recipe:
     warmup_lr:float=1e-5
     schedule:str='cosine'   # 'cosine' (reference) or 'one_cycle' (fastai's fit_one_cycle)
     text_dropout:bool=False # dropout of the text tower on while training (the reference's train mode); see "Dropout" below
+    validate_epochs:bool=False # validate after every epoch (fastai's habit); the reference tests once, after the last step
 
     def replace(self, **kw)->'Recipe':
         "A copy with the given fields changed (unknown names are an error)."
@@ -135,10 +139,13 @@ def learned_state(method:PromptMethod)->dict:
     "The method's parameters and persistent buffers, without the (frozen, separately loaded) backbone."
     return {k: v.detach().cpu() for k,v in method.state_dict().items() if 'backbone' not in k.split('.')}
 
+def method_checkpoint(method:PromptMethod)->dict:
+    "The learned state with the method name, hyper-parameters, backbone id and class names: all it takes to rebuild it."
+    return dict(method=method.name, hparams=method.hparams, backbone=method.backbone.id, classnames=method.classnames, state=learned_state(method))
+
 def save_method(method:PromptMethod, path:str|Path)->Path:
-    "Save the learned state with the method name, hyper-parameters, backbone id and class names (atomically)."
-    return save_torch_atomic(dict(method=method.name, hparams=method.hparams, backbone=method.backbone.id,
-                                  classnames=method.classnames, state=learned_state(method)), path)
+    "Save `method_checkpoint(method)` to `path` (atomically)."
+    return save_torch_atomic(method_checkpoint(method), path)
 
 CHECKPOINT_KEYS = ('method', 'hparams', 'backbone', 'classnames', 'state')
 
@@ -169,24 +176,33 @@ def load_method(
     new_classes:bool=False, # allow other classes than the saved ones (base-to-novel: a learned context transfers)
 )->PromptMethod:
     "Rebuild a saved method on `backbone` (default: the saved backbone id); mismatches are a clear error naming `path`."
-    path, ckpt = Path(path), read_checkpoint(path)
+    return method_from_checkpoint(read_checkpoint(path), backbone, classnames, new_classes, where=Path(path))
+
+def method_from_checkpoint(
+    ckpt:dict, # a `method_checkpoint`
+    backbone:Backbone|str|None=None, # default: the backbone id of the checkpoint
+    classnames:list[str]|None=None, # classes to classify (default: the saved ones); see `new_classes`
+    new_classes:bool=False, # allow other classes than the saved ones
+    where:str|Path='the checkpoint', # what errors call it (its file)
+)->PromptMethod:
+    "The method of `ckpt` on `backbone`, its learned state loaded; mismatches are a clear error naming `where`."
     backbone = load_backbone(backbone or ckpt['backbone'])
     if backbone.id != ckpt['backbone']:
-        raise ValueError(f"{path} was trained on backbone {ckpt['backbone']!r}, not {backbone.id!r}; load that backbone instead")
+        raise ValueError(f"{where} was trained on backbone {ckpt['backbone']!r}, not {backbone.id!r}; load that backbone instead")
     saved, names = ckpt['classnames'], list(classnames or ckpt['classnames'])
     if names != saved and not new_classes:
-        raise ValueError(f"{path} was trained on classes {saved}, not {names}; "
+        raise ValueError(f"{where} was trained on classes {saved}, not {names}; "
                          f"pass new_classes=True to apply its learned state to other classes (base-to-novel)")
     if ckpt['method'] not in METHODS and ckpt['method'] not in all_methods():
-        raise ValueError(f"{path} holds unknown method {ckpt['method']!r}; known: {sorted(all_methods())}")
+        raise ValueError(f"{where} holds unknown method {ckpt['method']!r}; known: {sorted(all_methods())}")
     method = METHODS[ckpt['method']](backbone, names, **ckpt['hparams'])
     if names != saved and (per_class := class_specific_state(method, list(ckpt['state']))):
-        raise ValueError(f"{path} cannot classify new classes: its learned {', '.join(per_class)} belong to its {len(saved)} classes {saved} "
+        raise ValueError(f"{where} cannot classify new classes: its learned {', '.join(per_class)} belong to its {len(saved)} classes {saved} "
                          f"(class-specific state); train {ckpt['method']} on {names}, or use a unified context (e.g. CoOp with csc=False)")
     try: missing, unexpected = method.load_state_dict(ckpt['state'], strict=False)
-    except RuntimeError as e: raise ValueError(f'{path} does not fit {ckpt["method"]} on {backbone.id!r}: {str(e).splitlines()[-1].strip()}') from None
+    except RuntimeError as e: raise ValueError(f'{where} does not fit {ckpt["method"]} on {backbone.id!r}: {str(e).splitlines()[-1].strip()}') from None
     missing = [k for k in missing if 'backbone' not in k.split('.')]
-    if missing or unexpected: raise ValueError(f'{path} does not fit {ckpt["method"]}: missing {missing}, unexpected {unexpected}')
+    if missing or unexpected: raise ValueError(f'{where} does not fit {ckpt["method"]}: missing {missing}, unexpected {unexpected}')
     return method
 
 # %% ../nbs/04_train.ipynb #29db324b
@@ -284,6 +300,72 @@ class TextDropout(Callback):
     def after_train(self): self._set(False)
     def after_fit(self): self._set(False)
 
+# %% ../nbs/04_train.ipynb #b268f144
+def _same_input(a:tuple, b:tuple)->bool:
+    "Whether two text-tower inputs (embeddings, ids, {layer: deep prompt}, autocast state) are equal, value for value."
+    (ea, ia, da, aa), (eb, ib, db, ab) = a, b
+    if aa != ab or sorted(da) != sorted(db): return False
+    pairs = [(ea, eb), (ia, ib), *[(da[k], db[k]) for k in da]]
+    return all(x.shape == y.shape and x.dtype == y.dtype and x.device == y.device and torch.equal(x, y) for x,y in pairs)
+
+@contextlib.contextmanager
+def text_once_per_pass(
+    backbone:Backbone, # whose text tower encodes the class prompts
+):
+    "Inside the block (no gradients, text tower in eval mode) the text tower encodes a prompt input only when it differs from the last one."
+    if 'encode_text_embeds' in vars(backbone): yield; return      # already inside a pass
+    encode, last = backbone.encode_text_embeds, {}
+    def encode_once(embeds, ids, deep=None):
+        if torch.is_grad_enabled() or any(m.training for m in text_tower_modules(backbone)): return encode(embeds, ids, deep)
+        key = (embeds, ids, deep or {}, torch.is_autocast_enabled(embeds.device.type))
+        if not (last and _same_input(last['key'], key)):   # a copy of the input: a view of a parameter must not follow it
+            last.update(key=(embeds.clone(), ids.clone(), {l: p.clone() for l,p in key[2].items()}, key[3]), feats=encode(embeds, ids, deep))
+        return last['feats']
+    backbone.encode_text_embeds = encode_once   # an instance attribute: shadows the method for this block only
+    try: yield
+    finally: del backbone.encode_text_embeds
+
+# %% ../nbs/04_train.ipynb #5f480d32
+class TextOncePerPass(Callback):
+    "Every validation pass of the learner (`validate`, `get_preds`, per-epoch) under `text_once_per_pass`."
+    _pass = None
+    def before_validate(self): self._pass = text_once_per_pass(self.model.backbone); self._pass.__enter__()
+    def after_validate(self):
+        if self._pass is not None: self._pass.__exit__(None, None, None); self._pass = None
+
+class EpochValidation(Callback):
+    "No validation after each epoch while fitting (the reference protocol) unless `Recipe.validate_epochs`; `validate` / `get_preds` as always."
+    order = -20   # before the Recorder chooses the columns it logs
+    hidden = None   # the learner's metrics while a fit without validation hides them
+    def _on(self)->bool: return not getattr(self.learn, 'fitting', False) or self.learn.recipe.validate_epochs
+    def before_fit(self):
+        self.after_fit()                                   # metrics a fit that crashed left hidden come back
+        if hasattr(self.learn, 'recorder'): self.learn.recorder.valid_metrics = self._on()
+        if not self._on(): self.hidden, self.learn.metrics = self.learn.metrics, []   # no accuracy column without validation
+    def before_validate(self):
+        if not self._on(): raise CancelValidException()
+    def after_fit(self):
+        if self.hidden is not None: self.learn.metrics, self.hidden = self.hidden, None
+
+class PhaseTimes(Callback):
+    "Seconds a fit spends before its first epoch (`prepare`: caches, searches), training and validating, in `learn.times`."
+    order = -30   # first, so that `prepare` covers every other callback's `before_fit`
+    def before_fit(self):
+        self.on, self.start, self.epochs_seen = getattr(self.learn, 'fitting', False), time.perf_counter(), 0
+        if self.on: self.learn.times = dict(prepare=0., train=0., validate=0.)
+    def before_epoch(self):
+        if self.on and not self.epochs_seen: self.learn.times['prepare'] = time.perf_counter() - self.start
+        self.epochs_seen += 1
+    def after_fit(self):
+        if self.on and not self.epochs_seen: self.learn.times['prepare'] = time.perf_counter() - self.start
+    def _tic(self): self.t0 = time.perf_counter()
+    def _toc(self, phase):
+        if self.on: self.learn.times[phase] += time.perf_counter() - self.t0
+    def before_train(self): self._tic()
+    def after_train(self): self._toc('train')
+    def before_validate(self): self._tic()
+    def after_validate(self): self._toc('validate')
+
 # %% ../nbs/04_train.ipynb #82106392
 def image_input(
     backbone:Backbone, # gives the eval preprocessing
@@ -310,6 +392,11 @@ class MethodLearner(Learner):
         try: super().fit(n_epoch, lr, wd, cbs, reset_opt, start_epoch)
         finally: self.fitting = False
 
+    def fit_reference(self, n_epoch:int|None=None, lr:float|None=None, cbs=None):
+        "fastai's `fit` under the reference schedule (`WarmupCosine`): `n_epoch` epochs (default: the recipe's) from peak rate `lr`."
+        r = self.recipe.replace(**{k: v for k,v in dict(epochs=n_epoch, lr=lr).items() if v is not None})
+        self.fit(r.epochs, r.lr, cbs=[WarmupCosine(r), *L(cbs)])
+
     def predict(self, item, rm_type_tfms=None, with_input=False):
         "fastai's `(class name, class index, probabilities)` of one image (path, PIL image or preprocessed tensor)."
         x = image_input(self.model.backbone, item)
@@ -320,34 +407,37 @@ class MethodLearner(Learner):
         return (x,) + res if with_input else res
 
     def show_results(self, ds_idx=1, dl=None, max_n=9, shuffle=True, **kwargs):
-        "A grid of up to `max_n` images of `dl` (default: `dls[ds_idx]`) titled predicted / true class, mistakes in red."
-        xb, yb = (dl or self.dls[ds_idx].new(shuffle=shuffle)).one_batch()
-        return self._show_images(xb[:max_n], yb[:max_n], **kwargs)
+        "A grid of up to `max_n` items of `dl` (default: `dls[ds_idx]`) titled predicted / true class, mistakes in red; cached features show their images."
+        dl = dl or self.dls[ds_idx]
+        return self._show_items(dl, list(dl.new(shuffle=shuffle).get_idxs())[:max_n], **kwargs)
 
     def plot_top_losses(self, k=9, ds_idx=1, dl=None, **kwargs):
         "The `k` images of `dl` (default: `dls[ds_idx]`) the method gets most wrong: largest loss first, with the loss."
         dl = dl or self.dls[ds_idx].new(shuffle=False, drop_last=False)
         _, _, losses = self.get_preds(dl=dl, with_loss=True)
         top = losses.topk(min(k, len(losses)))
-        xs, ys = zip(*[dl.dataset[int(i)] for i in top.indices])
-        return self._show_images(torch.stack(xs), torch.as_tensor([int(y) for y in ys]), [f'loss {l:.2f}' for l in top.values], **kwargs)
+        return self._show_items(dl, top.indices.tolist(), [f'loss {l:.2f}' for l in top.values], **kwargs)
 
-    def _show_images(self, xb, yb, notes=None, **kwargs):
-        "Images `xb` titled with predicted and true class (and `notes`), mistakes in red; the figure."
-        import matplotlib.pyplot as plt
-        if xb.dim() != 4: raise ValueError('Showing images needs a loader of images, but these batches are cached image features; '
-                                           'build the learner on image_dataloaders(...) (or pass dl=) to see the images')
+    def _show_items(self, dl, idxs:list, notes=None, **kwargs):
+        "Items `idxs` of `dl`'s dataset titled with predicted and true class (and `notes`), mistakes in red; the figure."
+        ds = dl.dataset
+        if not hasattr(ds, 'picture'): raise ValueError(f'{type(ds).__name__} items cannot be shown: build the loaders with image_dataloaders or feature_dataloaders')
+        xs, ys = zip(*[ds[i] for i in idxs])
         self.model.eval()
-        with torch.no_grad(): pred = self.model(xb.to(self.dls.device)).argmax(-1).cpu()
-        bb, names, yb = self.model.backbone, self.model.classnames, yb.cpu()
-        imgs = (xb.cpu().float() * torch.tensor(bb.std)[:, None, None] + torch.tensor(bb.mean)[:, None, None]).clamp(0, 1)
-        cols = min(3, len(xb)); rows = math.ceil(len(xb) / cols)
-        fig, axs = plt.subplots(rows, cols, figsize=(3*cols, 3*rows), squeeze=False, **kwargs)
-        for ax in axs.flat: ax.axis('off')
-        for j, (ax, img, p, y) in enumerate(zip(axs.flat, imgs, pred, yb)):
-            title = f'{names[p]}\n(true: {names[y]})' + (f'\n{notes[j]}' if notes else '')
-            ax.imshow(img.permute(1, 2, 0)); ax.set_title(title, color='green' if p == y else 'red')
-        return fig
+        with torch.no_grad(), text_once_per_pass(self.model.backbone): pred = self.model(torch.stack(xs).to(self.dls.device)).argmax(-1).tolist()
+        names, ys = self.model.classnames, [int(y) for y in ys]
+        titles = [f'{names[p]}\n(true: {names[y]})' + (f'\n{notes[j]}' if notes else '') for j, (p, y) in enumerate(zip(pred, ys))]
+        return show_pictures([ds.picture(i) for i in idxs], titles, ['green' if p == y else 'red' for p, y in zip(pred, ys)], **kwargs)
+
+    def __reduce__(self):
+        "Pickled (`learn.export()`) as the method's checkpoint, recipe, precision and loaders: the backbone is rebuilt from its id."
+        return (_exported_learner, (method_checkpoint(self.model), self.recipe, self.precision, self.quiet, self.dls))
+
+def _exported_learner(ckpt:dict, recipe:Recipe, precision:str, quiet:bool, dls)->MethodLearner:
+    "The learner `export` wrote (fastai's `load_learner` calls this): the method rebuilt on the CPU from its checkpoint."
+    method = method_from_checkpoint(ckpt, load_backbone(ckpt['backbone'], device='cpu'), where='this exported learner')
+    return method_learner(method, dls.cpu(), recipe, 'fp32' if precision == 'fp16' else precision, quiet)
+
 
 # %% ../nbs/04_train.ipynb #249d1329
 def method_learner(
@@ -357,13 +447,14 @@ def method_learner(
     precision:str|None=None, # 'fp16', 'bf16' or 'fp32'; default fp16 on CUDA, else fp32 (losses are always fp32)
     quiet:bool=False, # no progress bars or logging (tests, grids)
 )->MethodLearner:
-    "A fastai `Learner` that prepares `method` on its data, then trains only its parameters with its loss and recipe."
+    "A fastai `Learner` preparing `method` on its data and training only its parameters; `fit(learn)` or `learn.fit_reference()` follow the recipe's schedule."
     recipe = recipe or method.recipe
     give_vocab(dls, method.classnames)
-    cbs = [PrepareMethod(), *method.callbacks(), EpochViews(), *([TextDropout()] if recipe.text_dropout else [])]
+    cbs = [PrepareMethod(), *method.callbacks(), EpochViews(), TextOncePerPass(), EpochValidation(), PhaseTimes(),
+           *([TextDropout()] if recipe.text_dropout else [])]
     learn = MethodLearner(dls, method, loss_func=MethodLoss(method), opt_func=opt_func(recipe), lr=recipe.lr,
                           metrics=accuracy, splitter=trainable_group, cbs=cbs)
-    learn.recipe, learn.text_dropout = recipe, recipe.text_dropout
+    learn.recipe, learn.text_dropout, learn.quiet = recipe, recipe.text_dropout, quiet
     learn.precision = resolve_precision(precision, dls.device)
     if learn.precision != 'fp32': learn.add_cb(DeviceMixedPrecision(learn.precision))
     if quiet:
@@ -376,7 +467,7 @@ def fit(learn:Learner, epochs:int|None=None):
     r = learn.recipe if epochs is None else learn.recipe.replace(epochs=epochs)
     if r.schedule not in ('cosine', 'one_cycle'): raise ValueError(f"schedule must be 'cosine' or 'one_cycle', not {r.schedule!r}")
     if r.schedule == 'one_cycle' and r.epochs: learn.fit_one_cycle(r.epochs, r.lr)
-    else: learn.fit(r.epochs, r.lr, cbs=WarmupCosine(r))
+    else: learn.fit_reference(r.epochs, r.lr)
     return learn
 
 # %% ../nbs/04_train.ipynb #5d7bbe75
@@ -386,8 +477,9 @@ def loader_logits(method:PromptMethod, dl, device=None)->tuple[torch.Tensor, tor
     device = device or method.backbone.device
     method.eval()
     logits, ys = [], []
-    for xb, yb in dl:
-        logits.append(method(xb.to(device)).float().cpu()); ys.append(yb.cpu())
+    with text_once_per_pass(method.backbone):
+        for xb, yb in dl:
+            logits.append(method(xb.to(device)).float().cpu()); ys.append(yb.cpu())
     return torch.cat(logits), torch.cat(ys)
 
 @torch.no_grad()
