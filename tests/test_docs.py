@@ -90,7 +90,7 @@ def test_extension_points_document_every_parameter():
     "Backbone, PromptMethod, MethodLearner: every parameter of every public method has its docments comment."
     from fastcore.docments import docments
     bare = [f'{c.__name__}.{n}({k})' for c, n, f in _extension_points()
-            for k, d in docments(f, full=True).items() if k not in ('self', 'cls', 'return') and not d['docment']]
+            for k, d in docments(f, full=True, args_kwargs=True).items() if k not in ('self', 'cls', 'return') and not d['docment']]
     assert not bare, f'{len(bare)} parameter(s) without a docments comment: ' + ', '.join(bare)
 
 def test_extension_points_have_show_doc_entries(site):
@@ -101,3 +101,11 @@ def test_extension_points_have_show_doc_entries(site):
     missing = [f'{c.__name__}.{n}' for c, n, _ in _extension_points() if n != '__init__'
                and f'{c.__name__}.{n}'.lower() not in ids[pages[c.__name__]]]
     assert not missing, f'no show_doc entry for: {", ".join(missing)}'
+
+def test_show_doc_keeps_the_comment_of_kwargs(tmp_path, monkeypatch):
+    (tmp_path/'kwmod.py').write_text('def f(a:int, # the a\n      **kw, # passed on\n     ): "doc"\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import kwmod
+    from fastcore.docments import DocmentText
+    bd.kwargs_docments()
+    assert '**kw, # passed on' in str(DocmentText(kwmod.f, docstring=False)), str(DocmentText(kwmod.f, docstring=False))

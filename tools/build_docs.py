@@ -3,20 +3,21 @@
 quarto cannot be installed everywhere (it is a binary; `nbdev-docs` needs it), so `make docs` builds a browsable
 site from the *same* processed notebooks: each notebook goes through nbdev's own `FilterDefaults` processors
 (the quarto site's pipeline: `show_doc` entries after every exported symbol, exported and hidden cells removed,
-backticked names linked), then becomes one Markdown page (prose with its equations as MathML, the code a reader sees, its committed
-outputs, figures as PNG files), and MkDocs-Material builds the site: navigation in the reading order of `nbs/sidebar.yml`,
-client-side search, one page per notebook. `check_site` then checks that every page exists, every internal link
+backticked names linked), then becomes one Markdown page (prose with its equations as MathML, the code a reader
+sees, its committed outputs, figures as PNG files), and MkDocs-Material builds the site: navigation in the reading
+order of `nbs/sidebar.yml`, client-side search, one page per notebook. `check_site` then checks that every page exists, every internal link
 and anchor resolves and the search index holds every page.
 
-Two fixes to nbdev's `show_doc` output, at our side (nbdev 3.3, see `fix_show_doc`):
+Three fixes to nbdev's `show_doc` output, at our side (nbdev 3.3, fastcore 2.2; see `fix_show_doc`, `kwargs_docments`):
+- the comment of a `**kwargs` parameter is left out (fastcore's show_doc calls `docments` without `args_kwargs`);
 - source links of symbols imported from another notebook end in `#LNone` (nbdev looks the line up under the
   symbol's full module path, its table holds bare names): the line is looked up under the bare name;
 - a parameter without annotation whose default is `None` renders as `name:NoneType=None` (docments infers the
   type from the default): the inferred `:NoneType` is dropped; `Union[..., NoneType]` (typing's repr of
   `Optional`) reads `Union[..., None]`.
 
-Processed notebooks are cached under `_mkdocs/cache`, keyed by the notebook, the library's sources and nbdev's
-version, so a rebuild only re-processes what changed.
+Processed notebooks are cached under `_mkdocs/cache`, keyed by the notebook, the library's sources, this script
+and nbdev's version, so a rebuild only re-processes what changed.
 
 Usage: `python tools/build_docs.py [--out _mkdocs] [--serve]`; `make docs`. Needs the `docs` extra (mkdocs-material).
 """
@@ -57,9 +58,23 @@ def fix_show_doc(md:str)->str:
         return f"]({m['url']}#L{line})" if line else f"]({m['url']})"
     return re.sub(r'\bNoneType\b', 'None', re.sub(r':NoneType=None\b', '=None', _RE_LNONE.sub(_line, md)))
 
+def kwargs_docments():
+    "Make show_doc keep the comment of `**kwargs` (fastcore's `_DocmentBase` asks `docments` without `args_kwargs`)."
+    import fastcore.docments as fd
+    if getattr(fd._DocmentBase.__init__, 'keeps_kwargs', False): return
+    init = fd._DocmentBase.__init__
+    def __init__(self, obj):
+        init(self, obj)
+        try: full = fd.docments(obj, full=True, args_kwargs=True)
+        except Exception: return
+        for k, v in full.items():
+            if k in self.dm and not self.dm[k].get('docment'): self.dm[k]['docment'] = v.get('docment')
+    __init__.keeps_kwargs = True
+    fd._DocmentBase.__init__ = __init__
+
 def _cache_key(nb:Path)->str:
     import nbdev
-    h = hashlib.sha256(nb.read_bytes() + nbdev.__version__.encode() + (ROOT/'pyproject.toml').read_bytes())
+    h = hashlib.sha256(nb.read_bytes() + nbdev.__version__.encode() + (ROOT/'pyproject.toml').read_bytes() + Path(__file__).read_bytes())
     for p in sorted((ROOT/'medprompt').rglob('*.py')): h.update(p.read_bytes())
     return h.hexdigest()[:20]
 
@@ -70,6 +85,7 @@ def process(nb:Path, cache:Path)->dict:
     from fastcore.nbio import read_nb, nb2dict
     from fastcore.xtras import working_directory
     from nbdev.processors import FilterDefaults
+    kwargs_docments()
     nb_ = read_nb(nb)
     with working_directory(NBS):
         os.environ['IN_TEST'] = '1'          # as nbdev's docs build (serve_drv) runs them
