@@ -87,10 +87,13 @@ def process(nb:Path, cache:Path)->dict:
     from nbdev.processors import FilterDefaults
     kwargs_docments()
     nb_ = read_nb(nb)
+    prev = os.environ.get('IN_TEST')
     with working_directory(NBS):
         os.environ['IN_TEST'] = '1'          # as nbdev's docs build (serve_drv) runs them
         try: FilterDefaults()(nb_)
-        finally: del os.environ['IN_TEST']
+        finally:
+            if prev is None: del os.environ['IN_TEST']
+            else: os.environ['IN_TEST'] = prev
     d = dict(nb2dict(nb_), frontmatter=dict(getattr(nb_, 'frontmatter_', {}) or {}))
     for stale in cache.glob(f'{nb.stem}-*.json'): stale.unlink()
     cache.mkdir(parents=True, exist_ok=True)
