@@ -30,6 +30,7 @@ def test_show_doc_fixes():
         '[source](https://x/blob/main/medprompt/train.py)\n\n### nothing_here'
 
 def test_markdown_of_a_processed_notebook(tmp_path):
+    pytest.importorskip('latex2mathml', reason='the docs extra is not installed: pip install -e .[docs]')
     png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
     nb = dict(frontmatter=dict(title='CoOp', description='learn the prompt'), cells=[
         dict(cell_type='markdown', source='See [`CoOp`](/coop.html#coop) and [the data](02_data.ipynb).'),
@@ -56,7 +57,7 @@ def test_link_check_finds_broken_links_and_anchors(tmp_path):
 @pytest.fixture(scope='module')
 def site():
     "The whole site, built once (processed notebooks are cached in _mkdocs/cache, so a rebuild takes seconds)."
-    pytest.importorskip('mkdocs', reason='the docs extra is not installed: pip install -e .[docs]')
+    for m in ('mkdocs', 'latex2mathml'): pytest.importorskip(m, reason='the docs extra is not installed: pip install -e .[docs]')
     import tempfile
     with tempfile.TemporaryDirectory(prefix='medprompt-docs-') as d: yield bd.build(Path(d))
 
@@ -109,3 +110,9 @@ def test_show_doc_keeps_the_comment_of_kwargs(tmp_path, monkeypatch):
     from fastcore.docments import DocmentText
     bd.kwargs_docments()
     assert '**kw, # passed on' in str(DocmentText(kwmod.f, docstring=False)), str(DocmentText(kwmod.f, docstring=False))
+
+def test_equations_become_mathml():
+    pytest.importorskip('latex2mathml', reason='the docs extra is not installed: pip install -e .[docs]')
+    md = bd.math_to_mathml('learns $M$ vectors, costs $5 and $6, `$HOME`:\n$$p = \\frac{a}{b}$$')
+    assert md.startswith('learns <span class="math"><math') and 'costs $5 and $6, `$HOME`' in md
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"><mrow><mi>p</mi>' in md
