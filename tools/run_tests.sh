@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run every test medprompt has: the notebooks (nbdev-test) and the cross-notebook pytest suite.
+# Run every test medprompt has: the notebooks (nbdev-test) and the cross-notebook pytest suite, which includes
+# the check of the committed notebooks' outputs (tests/test_notebook_outputs.py: run `make execute` when it fails)
+# and the docs site's build and link check (tests/test_docs.py; needs the docs extra, which `make install` adds).
 # Fails when either finds nothing to run, so "no tests" can never pass silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
