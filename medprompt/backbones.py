@@ -183,7 +183,9 @@ class Backbone(nn.Module):
         self.mean = tuple(pp.get('mean', open_clip.OPENAI_DATASET_MEAN))
         self.std = tuple(pp.get('std', open_clip.OPENAI_DATASET_STD))
 
-    def train(self, mode:bool=True):
+    def train(self,
+        mode:bool=True, # what the parent module asks for; ignored
+    ):
         "The backbone stays in eval mode (no dropout), whatever its parent module does."
         return super().train(False)
 
@@ -196,20 +198,45 @@ class Backbone(nn.Module):
         return self._vision
 
     @property
-    def device(self): return self.model.logit_scale.device
+    def device(self)->torch.device:
+        "Where the model's weights are."
+        return self.model.logit_scale.device
     @property
     def logit_scale(self)->torch.Tensor:
         "The CLIP temperature as a multiplier, $1/\\tau$ = `exp(model.logit_scale)`."
         return self.model.logit_scale.exp()
 
-    def encode_image(self, x): return self.model.encode_image(x)
-    def encode_text(self, ids): return self.text.encode(ids)
-    def token_embedding(self, ids): return self.text.token_embedding(ids)
-    def encode_text_embeds(self, embeds, ids, deep:dict|None=None):
+    def encode_image(self,
+        x:torch.Tensor, # preprocessed images [B, 3, H, W]
+    )->torch.Tensor: # image features [B, D], not normalised
+        "Features of a batch of images from the frozen image tower."
+        return self.model.encode_image(x)
+
+    def encode_text(self,
+        ids:torch.Tensor, # token ids [n, L] from `tokenize`
+    )->torch.Tensor: # text features [n, D], not normalised
+        "Features of tokenised prompts from the frozen text tower."
+        return self.text.encode(ids)
+
+    def token_embedding(self,
+        ids:torch.Tensor, # token ids [n, L]
+    )->torch.Tensor: # the text tower's input embeddings [n, L, width]
+        "Input embeddings of `ids`: where a prompt method splices in its learnable context vectors."
+        return self.text.token_embedding(ids)
+
+    def encode_text_embeds(self,
+        embeds:torch.Tensor, # input embeddings [n, L, width], e.g. `token_embedding(ids)` with learned context spliced in
+        ids:torch.Tensor, # the token ids `embeds` stand for [n, L]: they give padding and the end-of-text position
+        deep:dict|None=None, # text layer l -> prompt tokens [n_ctx, width] replacing positions 1..n_ctx there (MaPLe, Biomed-DPT)
+    )->torch.Tensor: # text features [n, D], not normalised
         "Text features of `embeds` (`ids` give padding / end-of-text); `deep[l]` replaces positions 1..n at text layer `l`."
         with deep_text_prompts(self.text, deep): return self.text.encode_embeds(embeds, ids)
 
-    def prompt_vision(self, shallow, deep:dict|None=None, replace:bool=False)->VisionPrompts:
+    def prompt_vision(self,
+        shallow:torch.Tensor, # prompt tokens [n, width] for the input of the image tower
+        deep:dict|None=None, # block l -> tokens [n, width] that replace them at the input of block l (deep VPT, MaPLe)
+        replace:bool=False, # write over the first n patch tokens instead of inserting after the class token
+    )->VisionPrompts: # a context manager: inside it, `encode_image` runs with the prompts
         "Insert `shallow` tokens after the class token (`replace`: over the first patch tokens), replaced by `deep[l]` at the input of block `l`."
         return VisionPrompts(self.vision, shallow, deep, replace)
 
@@ -219,7 +246,9 @@ class Backbone(nn.Module):
 from fastcore.basics import patch
 
 @patch
-def tokenize(self:Backbone, texts:str|list[str])->torch.Tensor:
+def tokenize(self:Backbone,
+    texts:str|list[str], # one prompt or several
+)->torch.Tensor: # token ids [n, L], L the longest prompt's length
     "Token ids of `texts`, padded only to the longest text (at most the tower's context length)."
     ids = self.tokenizer([texts] if isinstance(texts, str) else list(texts))
     used = (ids != self.text.pad_id).any(0).nonzero()
@@ -227,7 +256,11 @@ def tokenize(self:Backbone, texts:str|list[str])->torch.Tensor:
 
 @patch
 @torch.no_grad()
-def encode_texts(self:Backbone, texts:list[str], normalize:bool=True, batch_size:int=256)->torch.Tensor:
+def encode_texts(self:Backbone,
+    texts:list[str], # prompts: templates filled with class names, descriptions
+    normalize:bool=True, # unit-length features
+    batch_size:int=256, # prompts per text-tower pass
+)->torch.Tensor: # features [len(texts), D], float32
     "Features of frozen `texts` (templates, descriptions), computed in batches without gradients."
     feats = [self.encode_text(self.tokenize(texts[i:i+batch_size])) for i in range(0, len(texts), batch_size)]
     feats = torch.cat(feats).float()

@@ -103,26 +103,42 @@ class PromptMethod(nn.Module):
     recipe:Recipe = Recipe()
     uses_image_features:bool = True   # image tower frozen and unprompted: may train on cached features
 
-    def __init__(self, backbone:Backbone, classnames:list[str], **hparams):
+    def __init__(self,
+        backbone:Backbone, # the frozen vision-language model
+        classnames:list[str], # one name per class, in label order (at least 2)
+        **hparams, # the method's own settings, kept in `self.hparams` (a subclass names its own)
+    ):
         super().__init__()
         if len(classnames) < 2: raise ValueError(f'A classifier needs at least 2 classes, got {classnames}')
         self.backbone, self.classnames, self.hparams = backbone, list(classnames), hparams
 
-    def image_features(self, x:torch.Tensor)->torch.Tensor:
+    def image_features(self,
+        x:torch.Tensor, # images [B, 3, H, W], or cached image features [B, D]
+    )->torch.Tensor: # image features [B, D], float32
         "Image features of a batch of images [B,3,H,W], or the batch itself if it already is features [B,D]."
         if x.dim() == 2:
             if not self.uses_image_features: raise ValueError(f'{self.name} prompts the image tower: it needs images, not cached features')
             return x.float()
         return self.backbone.encode_image(x).float()
 
-    def prepare(self, dls:DataLoaders):
+    def prepare(self,
+        dls:DataLoaders, # the training (and validation) data the learner will fit on
+    ):
         "Run by the learner before its first fit, with the training data: build caches, fit closed-form parts, search on val."
-    def loss(self, logits, y, reduction:str='mean'):
+    def loss(self,
+        logits:torch.Tensor, # the method's output [B, n_classes]
+        y:torch.Tensor, # labels [B]
+        reduction:str='mean', # 'mean', 'sum' or 'none', as fastai asks
+    )->torch.Tensor:
         "Cross-entropy, reduced as fastai asks; a method adds its batch-level terms with `batch_term`."
         return F.cross_entropy(logits, y, reduction=reduction)
-    def callbacks(self)->list: return []
+    def callbacks(self)->list:
+        "fastai callbacks the method trains with (none by default)."
+        return []
     @classmethod
-    def dataset_settings(cls, info)->dict:
+    def dataset_settings(cls,
+        info, # the `DatasetInfo` (registry entry) of the dataset the method is built for
+    )->dict:
         "Settings the method takes from a registered dataset's entry (`DatasetInfo`, e.g. its clinical template); none by default."
         return {}
     @classmethod
@@ -130,7 +146,9 @@ class PromptMethod(nn.Module):
         "What a run on `info`'s classes (`DatasetInfo`) with method `settings` lacks, one sentence each saying how to make it; none by default."
         return []
     @property
-    def logit_scale(self): return self.backbone.logit_scale.float()
+    def logit_scale(self)->torch.Tensor:
+        "The backbone's temperature multiplier, in float32."
+        return self.backbone.logit_scale.float()
 
 # %% ../nbs/04_train.ipynb #05c8824b
 def learned_state(method:PromptMethod)->dict:
@@ -272,12 +290,12 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = autocast(torch.device(self.dls.device or 'cpu').type, dtype=dtype)
 
 def resolve_precision(
-    precision:str|None, # 'fp16', 'bf16', 'fp32', or None for the default of the device
+    precision:str|None, # 'fp16', 'bf16', 'fp32', or None for fp32 (the references' precision)
     device, # the device the batches go to
 )->str:
-    "The precision to train in: fp16 on CUDA and fp32 elsewhere by default; fp16 needs CUDA."
+    "The precision to train in: fp32 unless mixed precision is asked for; fp16 needs CUDA."
     kind = torch.device(device or 'cpu').type
-    precision = precision or ('fp16' if kind == 'cuda' else 'fp32')
+    precision = precision or 'fp32'
     if precision not in ('fp16', 'bf16', 'fp32'): raise ValueError(f"precision must be 'fp16', 'bf16' or 'fp32', not {precision!r}")
     if precision == 'fp16' and kind != 'cuda': raise ValueError(f"precision 'fp16' needs a CUDA device, the data are on {kind}; use 'bf16' or 'fp32'")
     return precision
@@ -384,7 +402,14 @@ def give_vocab(dls:DataLoaders, classnames:list[str]):
 class MethodLearner(Learner):
     "A fastai `Learner` over a `PromptMethod`; `predict` and `show_results` work on images without fastai's `Datasets`."
     fitting = False   # True while `fit` runs: callbacks tell training from inference (both send `before_fit`)
-    def fit(self, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
+    def fit(self,
+        n_epoch:int, # epochs to train
+        lr:float|None=None, # learning rate (default: the learner's)
+        wd:float|None=None, # weight decay (default: the learner's)
+        cbs:list|None=None, # callbacks for this fit only
+        reset_opt:bool=False, # build a new optimizer
+        start_epoch:int=0, # epoch to resume from
+    ):
         "fastai's `fit`, flagged as training so that `PrepareMethod` tells it from inference (which also sends `before_fit`)."
         self.fitting = True
         try: super().fit(n_epoch, lr, wd, cbs, reset_opt, start_epoch)
@@ -395,7 +420,11 @@ class MethodLearner(Learner):
         r = self.recipe.replace(**{k: v for k,v in dict(epochs=n_epoch, lr=lr).items() if v is not None})
         self.fit(r.epochs, r.lr, cbs=[WarmupCosine(r), *L(cbs)])
 
-    def predict(self, item, rm_type_tfms=None, with_input=False):
+    def predict(self,
+        item, # an image path, a PIL image, or a preprocessed image [3, H, W] or features [D]
+        rm_type_tfms:int|None=None, # fastai's argument, unused (no type transforms here)
+        with_input:bool=False, # also return the model input
+    )->tuple:
         "fastai's `(class name, class index, probabilities)` of one image (path, PIL image or preprocessed tensor)."
         x = image_input(self.model.backbone, item)
         self.model.eval()
@@ -404,12 +433,23 @@ class MethodLearner(Learner):
         res = (self.model.classnames[i], i, probs)
         return (x,) + res if with_input else res
 
-    def show_results(self, ds_idx=1, dl=None, max_n=9, shuffle=True, **kwargs):
+    def show_results(self,
+        ds_idx:int=1, # which of `dls` to show (1: validation)
+        dl:DataLoader|None=None, # or this loader
+        max_n:int=9, # at most this many images
+        shuffle:bool=True, # a random batch
+        **kwargs, # passed to matplotlib's `subplots`
+    ):
         "A grid of up to `max_n` items of `dl` (default: `dls[ds_idx]`) titled predicted / true class, mistakes in red; cached features show their images."
         dl = dl or self.dls[ds_idx]
         return self._show_items(dl, list(dl.new(shuffle=shuffle).get_idxs())[:max_n], **kwargs)
 
-    def plot_top_losses(self, k=9, ds_idx=1, dl=None, **kwargs):
+    def plot_top_losses(self,
+        k:int=9, # how many images
+        ds_idx:int=1, # which of `dls` to search (1: validation)
+        dl:DataLoader|None=None, # or this loader
+        **kwargs, # passed to matplotlib's `subplots`
+    ):
         "The `k` images of `dl` (default: `dls[ds_idx]`) the method gets most wrong: largest loss first, with the loss."
         dl = dl or self.dls[ds_idx].new(shuffle=False, drop_last=False)
         _, _, losses = self.get_preds(dl=dl, with_loss=True)
@@ -442,7 +482,7 @@ def method_learner(
     method:PromptMethod,
     dls:DataLoaders, # images or cached features, labelled 0..n_classes-1
     recipe:Recipe|None=None, # default: the method's reference recipe
-    precision:str|None=None, # 'fp16', 'bf16' or 'fp32'; default fp16 on CUDA, else fp32 (losses are always fp32)
+    precision:str|None=None, # 'fp16', 'bf16' or 'fp32'; default fp32, as the references (losses are always fp32)
     quiet:bool=False, # no progress bars or logging (tests, grids)
 )->MethodLearner:
     "A fastai `Learner` preparing `method` on its data and training only its parameters; `fit(learn)` or `learn.fit_reference()` follow the recipe's schedule."
