@@ -306,15 +306,22 @@ def test_keyboard_interrupt_is_one_line(monkeypatch, capsys):
 def test_ctrl_c_keeps_every_finished_run(tmp_path):
     "SIGINT in the middle of a grid: one line, exit status 130, the finished runs' records and tables kept, no temporary file left."
     exe = Path(sys.executable).parent/'medprompt'
-    p = subprocess.Popen([str(exe), 'run', '--methods', 'coop', '--shots', '1,2,4,8', '--seeds', '1,2,3', '--epochs', '30', '--out', str(tmp_path)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 600
-    while not list((tmp_path/'runs').glob('*.json')) and time.time() < deadline and p.poll() is None: time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
-    records = list((tmp_path/'runs').glob('*.json'))
+    # output to files, not pipes: a pipe nobody reads while we wait fills up and blocks the child mid-run
+    with open(tmp_path/'out.txt', 'w') as out_f, open(tmp_path/'err.txt', 'w') as err_f:
+        p = subprocess.Popen([str(exe), 'run', '--methods', 'coop', '--shots', '1,2,4,8', '--seeds', '1,2,3', '--epochs', '30',
+                              '--out', str(tmp_path/'grid')], stdout=out_f, stderr=err_f, text=True)
+        try:
+            deadline = time.time() + 600
+            while not list((tmp_path/'grid'/'runs').glob('*.json')) and time.time() < deadline and p.poll() is None: time.sleep(0.2)
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=120)
+        finally:
+            if p.poll() is None: p.kill()
+    err = (tmp_path/'err.txt').read_text()
+    grid = tmp_path/'grid'
+    records = list((grid/'runs').glob('*.json'))
     assert p.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith('medprompt: interrupted; ') and 'Traceback' not in err, err
     assert 1 <= len(records) < 12 and f'{len(records)} finished runs kept' in err
-    assert len(pd.read_csv(tmp_path/'results.csv')) == len(records)
-    assert not [f for f in tmp_path.rglob('*') if f.name.endswith('.tmp')]
+    assert len(pd.read_csv(grid/'results.csv')) == len(records)
+    assert not [f for f in grid.rglob('*') if f.name.endswith('.tmp')]
