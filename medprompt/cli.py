@@ -1,4 +1,4 @@
-"""`medprompt demo`, `medprompt run`, `medprompt predict` and `medprompt list`: few-shot experiments, grids and predictions without writing code.
+"""`medprompt demo`, `run`, `submit`, `predict`, `compare`, `data check` and `list`: few-shot experiments, grids over GPUs and clusters, predictions, published numbers and the benchmark data, without writing code.
 
 Docs: https://medprompt.github.io/medprompt/cli.html.md"""
 
@@ -8,7 +8,7 @@ Docs: https://medprompt.github.io/medprompt/cli.html.md"""
 __all__ = ['method_names', 'dataset_names', 'run_grid', 'parse_settings', 'parser', 'main']
 
 # %% ../nbs/30_cli.ipynb #038dce25
-import argparse, ast, contextlib, sys, time, warnings
+import argparse, ast, contextlib, os, sys, time, warnings
 warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)   # fastai's, at import: nothing a user can act on
 from pathlib import Path
 
@@ -83,32 +83,47 @@ def run_grid(
     out:str|Path='runs/demo', # folder for results.csv, results.md, accuracy_vs_shots.png, runs/ and checkpoints
     save_checkpoints:bool=False,
     echo=print, # where progress lines go
+    shard:tuple|None=None, # (i, n): only shard i of n of the grid (`medprompt.grid.shard_runs`); torchrun's ranks split it again
     **kwargs, # passed to `run_experiment` (root, epochs, lr, bs, views, subset, settings, precision, device, quiet, ...)
 ):
-    "Run methods × shots × seeds into `out`, skipping the runs it already holds; rewrite the tables after each run; return the summary."
+    "Run this process's share of methods × shots × seeds into `out`, skipping runs finished or claimed by another process; rewrite the tables after each run."
     out = _check_out(out)
     from medprompt.train import all_methods
-    from medprompt.experiment import run_experiment, run_settings, run_id, write_run, read_runs, write_results
+    from medprompt.experiment import run_experiment, run_settings, run_id, write_run, read_runs, update_results
+    from medprompt.grid import my_runs, claim_run, alone, launcher_device, run_views, share_features
     _check_grid(methods, all_methods(), shots, seeds)
+    if kwargs.get('device') is None and launcher_device(): kwargs['device'] = launcher_device()   # torchrun: the rank's own GPU
     _check_device(kwargs.get('device'))
     from medprompt.data import load_dataset, fewshot_dataset
-    fewshot_dataset(load_dataset(dataset, root=kwargs.get('root')), max(shots), seeds[0])   # data errors (K too large, ...) before any run
+    full = load_dataset(dataset, root=kwargs.get('root'))
+    fewshot_dataset(full, max(shots), seeds[0])   # data errors (K too large, ...) before any run
     out.mkdir(parents=True, exist_ok=True)
     kwargs = dict(quiet=len(methods) > 1, encode_progress=True) | kwargs
     grid = [(m, k, s) for k in shots for m in methods for s in seeds]
     ids = [run_id(run_settings(method=m, dataset=dataset, backbone=backbone, shots=k, seed=s, **kwargs)) for m,k,s in grid]
+    mine, who = my_runs(ids, shard)
     done, took = {r['run_id'] for r in read_runs(out)}, []
-    for i, ((m, k, s), rid) in enumerate(zip(grid, ids), 1):
-        head = f'[{i}/{len(grid)}] {m} | {dataset} | {k} shots | seed {s}'
-        if rid in done: echo(f'{head} | finished before, kept'); continue
-        echo(f'{head} | {_eta(took, sum(r not in done for r in ids[i-1:]))}')
-        start = time.perf_counter()
-        row = run_experiment(m, dataset, backbone, shots=k, seed=s, save_to=out if save_checkpoints else None, **kwargs)
-        write_run(row, out)
-        done.add(rid); took.append(time.perf_counter() - start)
-        echo(f"{head} | test acc {row['test_acc']:6.2f} | balanced {row['balanced_acc']:6.2f} | macro-F1 {row['macro_f1']:6.2f} | {took[-1]:.1f}s")
-        write_results(read_runs(out), out)
-    return write_results(read_runs(out), out)
+    todo = [grid[p] for p in mine if ids[p] not in done]
+    with alone():   # each rank trains its runs as a single process
+        if todo: share_features(dataset, backbone, shots, sorted({s if kwargs.get('shot_seed') is None else kwargs['shot_seed'] for _,_,s in todo}),
+                                [run_views(m, full.name, kwargs.get('subset', 'all'), kwargs.get('epochs'), kwargs.get('views'), kwargs.get('settings'))
+                                 for m in {m for m,_,_ in todo}],
+                                root=kwargs.get('root'), subset=kwargs.get('subset', 'all'), device=kwargs.get('device'), progress=kwargs['encode_progress'])
+        for i, p in enumerate(mine, 1):
+            (m, k, s), rid = grid[p], ids[p]
+            head = f'{who + " " if who else ""}[{i}/{len(mine)}] {m} | {dataset} | {k} shots | seed {s}'
+            if rid in done: echo(f'{head} | finished before, kept'); continue
+            with claim_run(out, rid) as claimed:
+                if not claimed: echo(f'{head} | running in another process, left to it'); continue
+                if (out/'runs'/f'{rid}.json').is_file(): echo(f'{head} | finished by another process, kept'); continue
+                echo(f'{head} | {_eta(took, sum(ids[q] not in done for q in mine[i-1:]))}')
+                start = time.perf_counter()
+                row = run_experiment(m, dataset, backbone, shots=k, seed=s, save_to=out if save_checkpoints else None, **kwargs)
+                write_run(row, out)
+            done.add(rid); took.append(time.perf_counter() - start)
+            echo(f"{head} | test acc {row['test_acc']:6.2f} | balanced {row['balanced_acc']:6.2f} | macro-F1 {row['macro_f1']:6.2f} | {took[-1]:.1f}s")
+            update_results(out)
+    return update_results(out)
 
 # %% ../nbs/30_cli.ipynb #74b6b75a
 def parse_settings(
@@ -146,6 +161,19 @@ def _add_run_args(p:argparse.ArgumentParser, dataset='demo', methods='coop', sho
     p.add_argument('--precision', default=None, choices=['fp16', 'bf16', 'fp32'], help='default: fp16 on CUDA, else fp32')
     p.add_argument('--out', default=out, help='folder for the results (re-running into it skips the runs it holds)')
     p.add_argument('--save', action='store_true', help='also save each learned state')
+    p.add_argument('--shard', default=None, metavar='I/N', help='run only shard I of N of the grid (0 <= I < N), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT')
+    return p
+
+def _add_submit_args(p:argparse.ArgumentParser):
+    p.add_argument('--shards', type=int, required=True, help='array tasks: task i runs `medprompt run ... --shard i/N`')
+    p.add_argument('--cluster', default=None, choices=['slurm', 'local', 'debug'], help='default: SLURM when sbatch is found; local: processes here')
+    p.add_argument('--partition', default=None, help='SLURM partition')
+    p.add_argument('--gpus', type=int, default=None, help='GPUs per task (e.g. 1)')
+    p.add_argument('--cpus', type=int, default=None, help='CPU cores per task')
+    p.add_argument('--mem-gb', type=int, default=None, help='memory per task (GB)')
+    p.add_argument('--time-min', type=int, default=24*60, help='time limit per task in minutes (default 1440); a task stopped by it is finished by submitting again')
+    p.add_argument('--parallel', type=int, default=None, help='tasks running at once (SLURM %%N)')
+    p.add_argument('--wait', action='store_true', help='wait for every task, then print the tables')
 
 def _add_predict_args(p:argparse.ArgumentParser):
     p.add_argument('checkpoint', help='a learned state saved by `medprompt run --save` or `save_method`')
@@ -170,9 +198,16 @@ def parser()->argparse.ArgumentParser:
     _add_run_args(sub.add_parser('demo', help='every method on the bundled demo data (tiny backbone by default)'),
                   methods='all', out='runs/demo')
     _add_run_args(sub.add_parser('run', help='a grid of methods x shots x seeds on one dataset'))
+    _add_submit_args(_add_run_args(sub.add_parser('submit', help='a grid as a SLURM job array, one task per shard (needs medprompt[slurm])')))
     _add_predict_args(sub.add_parser('predict', help='classify images with a saved method'))
     _add_llm_reps_args(sub.add_parser('llm-reps', help="CILMP's LLM representations of a list of classes"))
     sub.add_parser('list', help='registered methods and datasets')
+    c = sub.add_parser('compare', help="a results folder's accuracies beside the papers' published numbers")
+    c.add_argument('results', help='a results folder written by `medprompt run`')
+    c.add_argument('--paper', default=None, choices=['BiomedCoOp', 'Biomed-DPT'], help="one paper's numbers (default: every paper's)")
+    data = sub.add_parser('data', help='the 11 benchmark datasets').add_subparsers(dest='data_command', required=True)
+    data.add_parser('check', help='which benchmarks are under a data root, and where to get the rest (downloads nothing)').add_argument(
+        '--root', default=None, help='the data root (default $MEDPROMPT_DATA)')
     return p
 
 # %% ../nbs/30_cli.ipynb #dc98cbf3
@@ -204,7 +239,14 @@ def _grid(args)->dict:
     return dict(methods=method_names() if args.methods == 'all' else [m.strip() for m in args.methods.split(',') if m.strip()],
                 dataset=args.dataset, backbone=args.backbone, shots=_ints(args.shots, '--shots'), seeds=_ints(args.seeds, '--seeds'),
                 out=args.out, save_checkpoints=args.save, root=args.root, subset=args.subset, epochs=args.epochs, lr=args.lr,
-                bs=args.bs, settings=parse_settings(args.settings) or None, views=args.views, device=args.device, precision=args.precision)
+                bs=args.bs, settings=parse_settings(args.settings) or None, views=args.views, device=args.device, precision=args.precision,
+                shard=_shard(args.shard))
+
+def _shard(text:str|None)->tuple|None:
+    "`--shard i/n` checked, or None."
+    if text is None: return None
+    from medprompt.grid import parse_shard
+    return parse_shard(text)
 
 def _predict(args)->int:
     from medprompt.inference import predict_command
@@ -215,7 +257,63 @@ def _llm_reps(args)->int:
     return llm_reps_command(args.model, args.classes, args.out, overwrite=args.overwrite, device=args.device, bs=args.bs,
                             max_new_tokens=args.max_new_tokens, echo=print)
 
+def _submit(args, argv:list)->int:
+    "`medprompt submit`: the run options, checked here, sent as `--shards` array tasks; with `--wait`, wait and report."
+    if args.shard: raise ValueError('submit gives each task its own --shard i/N; leave --shard out')
+    _grid(args)   # bad input is an error here, not in every task
+    only = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    _add_submit_args(only)
+    run_argv = only.parse_known_args(argv[1:])[1]
+    from medprompt.grid import submit_grid
+    out = _check_out(args.out).resolve()
+    params = dict(slurm_partition=args.partition, gpus_per_node=args.gpus, cpus_per_task=args.cpus, mem_gb=args.mem_gb,
+                  timeout_min=args.time_min, slurm_array_parallelism=args.parallel)
+    jobs = submit_grid([*run_argv, '--out', str(out)], args.shards, out/'submitit', cluster=args.cluster,
+                       **{k: v for k,v in params.items() if v is not None})
+    print(f'Submitted {len(jobs)} array tasks ({", ".join(j.job_id for j in jobs[:3])}{", ..." if len(jobs) > 3 else ""}); '
+          f'logs in {out/"submitit"}. Submit again to finish what a failed task left.')
+    if not args.wait: return 0
+    failed = []
+    for j in jobs:
+        try: j.result()
+        except Exception as e: failed.append(f'task {j.job_id}: {str(e).strip().splitlines()[-1]}')
+    from medprompt.experiment import update_results
+    _report(update_results(out), args)
+    if failed: raise ValueError(f'{len(failed)} of {len(jobs)} tasks failed ({failed[0]}); submit again to finish their runs')
+    return 0
+
+def _compare(args)->int:
+    "`medprompt compare RESULTS`: ours beside the published numbers, printed and written to RESULTS/compare.csv and compare.png."
+    from medprompt.core import atomic_write
+    from medprompt.experiment import read_runs, summarise
+    from medprompt.published import compare, plot_compare
+    folder = Path(args.results).expanduser()
+    rows = read_runs(folder) if folder.is_dir() else []
+    if not rows: raise FileNotFoundError(f'{folder} holds no finished runs (runs/*.json): give a folder written by `medprompt run`')
+    table = compare(summarise(rows), args.paper)
+    with atomic_write(folder/'compare.csv', 'w') as f: table.to_csv(f, index=False)
+    with atomic_write(folder/'compare.png') as f: plot_compare(table).savefig(f, format='png', dpi=110)
+    matched = int(table['setting'].eq('').sum())
+    print(table.to_string(index=False, na_rep=''))
+    print(f'\n{matched} of {len(table)} settings match a published one (method, dataset, K, BiomedCLIP, reference recipe, all classes); '
+          f'compare.csv and compare.png in {folder}')
+    return 0
+
+def _data_check(args)->int:
+    "`medprompt data check`: found / incomplete / missing per benchmark, and where to get and unpack what is not found."
+    root = args.root or os.environ.get('MEDPROMPT_DATA')
+    if root is None: raise ValueError('give --root (the folder that holds, or will hold, BTMRI/, BUSI/, ...) or set $MEDPROMPT_DATA')
+    if not Path(root).expanduser().is_dir(): raise FileNotFoundError(f'Data root {root} does not exist: create it, then unpack the datasets into it')
+    from medprompt.published import check_data
+    t = check_data(root)
+    print(t[['dataset', 'status', 'images', 'folder']].to_string(index=False))
+    todo = t[t['status'] != 'found']
+    if len(todo): print("\nTo get (the reference's zips; the originals are listed in github.com/HealthX-Lab/BiomedCoOp assets/DATASETS.md):")
+    for r in todo.itertuples(): print(f'  {r.dataset}: {r.get}\n      {r.unpack}')
+    return 0
+
 def _report(summary, args):
+    if summary is None: print(f'\nNo finished runs in {Path(args.out)} yet.'); return
     cols = [c for c in ('method', 'shots', 'overrides', 'seeds', 'accuracy', 'balanced accuracy', 'macro-F1')
             if c in summary and (c != 'overrides' or summary[c].astype(bool).any())]
     print(f"\nTest metrics (%), mean ± std over seeds -- {args.dataset}, backbone {args.backbone}:")
@@ -224,6 +322,7 @@ def _report(summary, args):
 
 def main(argv:list[str]|None=None)->int:
     "Entry point of the `medprompt` command: 0 done, 2 bad input (one line on stderr), 130 interrupted."
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     if args.command == 'list':
         print('methods: ' + ', '.join(method_names()))
@@ -233,6 +332,9 @@ def main(argv:list[str]|None=None)->int:
         with _one_line_warnings():
             if args.command == 'predict': return _predict(args)
             if args.command == 'llm-reps': return _llm_reps(args)
+            if args.command == 'submit': return _submit(args, argv)
+            if args.command == 'compare': return _compare(args)
+            if args.command == 'data': return _data_check(args)
             _report(run_grid(**_grid(args)), args)
     except KeyboardInterrupt:
         runs = Path(args.out)/'runs' if getattr(args, 'out', None) else None

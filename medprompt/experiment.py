@@ -7,8 +7,8 @@ Docs: https://medprompt.github.io/medprompt/experiment.html.md"""
 # %% auto #0
 __all__ = ['classification_metrics', 'reference_settings', 'method_settings', 'split_settings', 'run_experiment', 'run_settings',
            'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'plot_accuracy_vs_shots', 'plot_confusion',
-           'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results', 'harmonic_mean',
-           'run_base_to_novel', 'base_to_novel_table']
+           'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results', 'update_results',
+           'harmonic_mean', 'run_base_to_novel', 'base_to_novel_table']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -27,6 +27,7 @@ import datetime, json, re, warnings
 from importlib.metadata import version, PackageNotFoundError
 
 import numpy as np, torch.nn as nn
+from filelock import FileLock
 from matplotlib.figure import Figure
 
 import medprompt
@@ -291,6 +292,16 @@ def write_results(
     with atomic_write(folder/'results.md', 'w') as f: f.write(markdown_table(summary.drop(columns=['mean', 'std'])) + '\n')
     with atomic_write(folder/'accuracy_vs_shots.png') as f: plot_accuracy_vs_shots(summary).savefig(f, format='png', dpi=110)
     return summary
+
+# %% ../nbs/20_experiment.ipynb #728c42be
+def update_results(
+    folder:str|Path, # a results folder that other processes may be writing into at the same time
+)->pd.DataFrame|None: # the summary; None while the folder holds no run
+    "Rebuild the folder's tables from all its run records, holding the folder's lock while reading and writing them."
+    (Path(folder)/'runs').mkdir(parents=True, exist_ok=True)
+    with FileLock(Path(folder)/'runs'/'.tables.lock'):
+        rows = read_runs(folder)
+        return write_results(rows, folder) if rows else None
 
 # %% ../nbs/20_experiment.ipynb #44441c55
 def harmonic_mean(
