@@ -105,10 +105,11 @@ def run_grid(
     done, took = {r['run_id'] for r in read_runs(out)}, []
     todo = [grid[p] for p in mine if ids[p] not in done]
     with alone():   # each rank trains its runs as a single process
-        if todo: share_features(dataset, backbone, shots, sorted({s if kwargs.get('shot_seed') is None else kwargs['shot_seed'] for _,_,s in todo}),
-                                [run_views(m, full.name, kwargs.get('subset', 'all'), kwargs.get('epochs'), kwargs.get('views'), kwargs.get('settings'))
-                                 for m in {m for m,_,_ in todo}],
-                                root=kwargs.get('root'), subset=kwargs.get('subset', 'all'), device=kwargs.get('device'), progress=kwargs['encode_progress'])
+        views = [run_views(m, full.name, kwargs.get('subset', 'all'), kwargs.get('views'), kwargs.get('settings'),
+                           **{o: kwargs.get(o) for o in ('epochs', 'lr', 'bs')}) for m in dict.fromkeys(m for m,_,_ in todo)]   # bad settings fail here
+        shot_seeds = sorted({s if kwargs.get('shot_seed') is None else kwargs['shot_seed'] for _,_,s in todo})
+        share_features(dataset, backbone, shots, shot_seeds, views, root=kwargs.get('root'), subset=kwargs.get('subset', 'all'),
+                       device=kwargs.get('device'), progress=kwargs['encode_progress'])   # each seed's views, once for the whole grid
         for i, p in enumerate(mine, 1):
             (m, k, s), rid = grid[p], ids[p]
             head = f'{who + " " if who else ""}[{i}/{len(mine)}] {m} | {dataset} | {k} shots | seed {s}'

@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 from .backbones import load_backbone
 from .core import get_device
 from .data import load_dataset, fewshot_dataset, base_novel, cached_features
-from .experiment import reference_settings
+from .experiment import reference_settings, _user_settings
 from .train import all_methods
 
 # %% ../nbs/21_grid.ipynb #a1f0c007
@@ -136,16 +136,16 @@ def run_views(
     method:str, # a registered method name
     dataset:str, # the dataset's registry name (its preset's epochs) or any other name
     subset:str='all', # 'all', 'base' or 'novel'
-    epochs:int|None=None, # `--epochs`
     views:int|None=None, # `--views`
     settings:dict|None=None, # `--set` overrides (an `epochs` among them counts)
+    **options, # `--epochs`, `--lr`, `--bs` (None: not given)
 )->int|None:  # training views per image; None for a method that encodes images itself
-    "The augmented views per training image a run of `method` reads from the feature cache (one per epoch unless `views`)."
+    "The augmented views per training image a run of `method` reads from the feature cache; bad settings fail here, as in `run_experiment`."
     cls = all_methods()[method]
+    recipe, _ = _user_settings(cls, settings, {k: v for k,v in options.items() if v is not None})
     if not cls.uses_image_features: return None
     if views is not None: return views
-    if epochs is None: epochs = (settings or {}).get('epochs')
-    return epochs if epochs is not None else reference_settings(method, dataset, subset).get('epochs', cls.recipe.epochs)
+    return recipe.get('epochs', reference_settings(method, dataset, subset).get('epochs', cls.recipe.epochs))
 
 # %% ../nbs/21_grid.ipynb #a1f0c027
 def share_features(
