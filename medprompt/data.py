@@ -27,7 +27,7 @@ from fastai.data.load import DataLoader
 from fastai.callback.core import Callback
 from fastprogress.fastprogress import progress_bar
 
-from .core import cache_dir, stable_hash, save_torch_atomic
+from .core import cache_dir, cache_lock, stable_hash, save_torch_atomic, save_json_atomic
 
 # %% ../nbs/02_data.ipynb #ab829985
 ASSETS = Path(str(importlib.resources.files('medprompt')))/'assets'
@@ -753,6 +753,31 @@ def feature_cache_path(
                views=views, **tfm)
     return cache_dir('features', _safe(backbone.id), _safe(ds.name))/f'{split}-{stable_hash(key)}.pt', key
 
+def _family(key:dict)->str:
+    "Hash of a cache key less its item list and view count: entries of one family differ only in which images, how many views."
+    return stable_hash({k: v for k,v in key.items() if k not in ('items', 'views')})
+
+def _from_superset(path:Path, key:dict, items:list)->tuple|None:
+    "The features of `items`, sliced from a cached entry of the same family that holds all their images with at least as many views."
+    need = [str(p) for p,_ in items]
+    for idx in sorted(path.parent.glob(f"{key['split']}-*.views.json")):
+        try: e = json.loads(idx.read_text())
+        except (OSError, ValueError): continue
+        rows = {p: i for i,p in enumerate(e['paths'])}
+        if e['family'] != _family(key) or e['views'] < key['views'] or not all(p in rows for p in need): continue
+        try: feats = torch.load(idx.with_name(e['file']), weights_only=True)['features']
+        except Exception: continue
+        return feats[[rows[p] for p in need], :max(key['views'], 1)].clone(), torch.tensor([l for _,l in items], dtype=torch.long)
+
+def _read_entry(path:Path, key:dict, warn:bool=True)->tuple|None:
+    "The cached `(features, labels)` at `path` if it holds `key`; None if absent or unreadable (with a warning if `warn`)."
+    if not path.is_file(): return None
+    try:
+        c = torch.load(path, weights_only=True)
+        if c['key'] == json.dumps(key, sort_keys=True): return c['features'], c['labels']
+    except Exception as e:
+        if warn: warnings.warn(f'Recomputing unreadable feature cache {path}: {e}')
+
 def cached_features(
     backbone, # a `Backbone`
     ds:MedDataset, # the dataset
@@ -763,15 +788,15 @@ def cached_features(
     num_workers:int=0, # image-loading processes when computing
     progress:bool=True, # show a progress bar when computing
 )->tuple:     # (features [N, max(views, 1), D] float32, labels [N])
-    "`encode_items` of a split, computed once per backbone, dataset, split, transforms and views, then read from disk."
+    "`encode_items` of a split, computed once (one process at a time) and read from disk, or sliced from a cached superset of its images and views."
     path, key = feature_cache_path(backbone, ds, split, views, seed)
-    if path.is_file():
-        try:
-            c = torch.load(path, weights_only=True)
-            if c['key'] == json.dumps(key, sort_keys=True): return c['features'], c['labels']
-        except Exception as e: warnings.warn(f'Recomputing unreadable feature cache {path}: {e}')
-    feats, labels = encode_items(backbone, getattr(ds, split), views, seed, bs, num_workers, progress)
-    save_torch_atomic(dict(features=feats, labels=labels, key=json.dumps(key, sort_keys=True)), path)
+    if (hit := _read_entry(path, key, warn=False)) is not None: return hit   # the common case: no lock needed to read
+    items = getattr(ds, split)
+    with cache_lock(path):   # another process computing this entry finishes it first; then it is read
+        if (hit := _read_entry(path, key) if path.is_file() else _from_superset(path, key, items)) is not None: return hit
+        feats, labels = encode_items(backbone, items, views, seed, bs, num_workers, progress)
+        save_torch_atomic(dict(features=feats, labels=labels, key=json.dumps(key, sort_keys=True)), path)
+        save_json_atomic(dict(family=_family(key), views=views, file=path.name, paths=[str(p) for p,_ in items]), path.with_suffix('.views.json'))
     return feats, labels
 
 # %% ../nbs/02_data.ipynb #6a4ac818

@@ -7,8 +7,8 @@ __all__ = ['REFERENCE_RUNS', 'classification_metrics', 'reference_settings', 'me
            'run_precision', 'unconfigured_note', 'run_experiment', 'dataset_info', 'preflight', 'run_settings',
            'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots',
            'plot_confusion', 'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results',
-           'backbone_table', 'plot_backbones', 'write_backbone_comparison', 'harmonic_mean', 'run_base_to_novel',
-           'base_to_novel_table', 'plot_base_to_novel']
+           'update_results', 'backbone_table', 'plot_backbones', 'write_backbone_comparison', 'harmonic_mean',
+           'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -27,6 +27,7 @@ import datetime, json, re, warnings
 from importlib.metadata import version, PackageNotFoundError
 
 import numpy as np, torch.nn as nn
+from filelock import FileLock
 from matplotlib.patches import Patch
 from matplotlib.figure import Figure
 
@@ -405,6 +406,16 @@ def write_results(
     with atomic_write(folder/'results.md', 'w') as f: f.write(markdown_table(summary.drop(columns=['mean', 'std'])) + '\n')
     with atomic_write(folder/'accuracy_vs_shots.png') as f: plot_accuracy_vs_shots(summary).savefig(f, format='png', dpi=110)
     return summary
+
+# %% ../nbs/20_experiment.ipynb #728c42be
+def update_results(
+    folder:str|Path, # a results folder that other processes may be writing into at the same time
+)->pd.DataFrame|None: # the summary; None while the folder holds no run
+    "Rebuild the folder's tables from all its run records, holding the folder's lock while reading and writing them."
+    (Path(folder)/'runs').mkdir(parents=True, exist_ok=True)
+    with FileLock(Path(folder)/'runs'/'.tables.lock'):
+        rows = read_runs(folder)
+        return write_results(rows, folder) if rows else None
 
 # %% ../nbs/20_experiment.ipynb #6257c955
 def _one_method(summary:pd.DataFrame, method:str|None)->tuple:

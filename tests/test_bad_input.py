@@ -9,7 +9,7 @@ import numpy as np, pandas as pd
 import pytest
 from PIL import Image
 
-import medprompt.cli, medprompt.experiment
+import medprompt.cli, medprompt.experiment, medprompt.grid
 from medprompt.backbones import BackboneUnavailableError
 from medprompt.cli import main
 from medprompt.data import ImageLoadError, few_shot, fewshot_dataset, from_csv, from_folder, load_dataset
@@ -49,6 +49,7 @@ def no_work(monkeypatch):
     "Fail if a backbone is loaded: bad input must be found before any expensive work."
     def fail(*a, **k): raise AssertionError('a backbone was loaded before the bad input was found')
     monkeypatch.setattr(medprompt.experiment, 'load_backbone', fail)
+    monkeypatch.setattr(medprompt.grid, 'load_backbone', fail)   # the grid's shared encoding, before the first run
 
 def _warns(fn)->tuple:
     with warnings.catch_warnings(record=True) as w:
