@@ -16,7 +16,7 @@ install:
 	@if [ -x $(BIN)/python ] && cmp -s pyproject.toml $(STAMP); then echo "$(VENV) is up to date"; else \
 	  set -e; test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
 	  $(BIN)/python -m pip install --upgrade pip; \
-	  $(BIN)/python -m pip install -e '.[dev,docs]'; \
+	  $(BIN)/python -m pip install -e '.[dev,docs,slurm]'; \
 	  cp pyproject.toml $(STAMP); fi
 
 demo: install

@@ -236,9 +236,10 @@ class Backbone(nn.Module):
         shallow:torch.Tensor, # prompt tokens [n, width] for the input of the image tower
         deep:dict|None=None, # block l -> tokens [n, width] that replace them at the input of block l (deep VPT, MaPLe)
         replace:bool=False, # write over the first n patch tokens instead of inserting after the class token
+        after_norm:bool=False, # write the first prompts after the tower's pre-norm (`ln_pre`), as Biomed-DPT's and MaPLe's biomedical code
     )->VisionPrompts: # a context manager: inside it, `encode_image` runs with the prompts
         "Insert `shallow` tokens after the class token (`replace`: over the first patch tokens), replaced by `deep[l]` at the input of block `l`."
-        return VisionPrompts(self.vision, shallow, deep, replace)
+        return VisionPrompts(self.vision, shallow, deep, replace, after_norm=after_norm)
 
     def __repr__(self): return f'Backbone({self.id!r}, text={self.text.kind}, vision={self._vision.kind if self._vision else type(self.model.visual).__name__})'
 

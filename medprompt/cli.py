@@ -116,7 +116,8 @@ def run_grid(
     preflight(methods, dataset, subset=kwargs.get('subset', 'all'), settings=kwargs.get('settings'), method_kwargs=kwargs.get('method_kwargs'),
               full=full, preset_variant=kwargs.get('preset_variant'))   # every method's inputs (descriptions, LLM files, ...) too
     out.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(quiet=len(methods) > 1, encode_progress=True) | kwargs
+    tty = sys.stdout.isatty()   # progress bars on a terminal, not in logs or notebooks
+    kwargs = dict(quiet=len(methods) > 1 or not tty, encode_progress=tty) | kwargs
     backbones = [backbone] if isinstance(backbone, (str, Path)) else list(backbone)
     if not backbones: raise ValueError('No backbone given: name at least one, e.g. --backbones biomedclip,clip')
     grid = [(b, m, k, s) for b in backbones for m, k, s in runs]

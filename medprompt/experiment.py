@@ -23,7 +23,7 @@ from .presets import preset, preset_sources, preset_gaps
 from .train import Recipe, all_methods, method_learner, fit, evaluate, save_method, load_method, learned_state
 
 # %% ../nbs/20_experiment.ipynb #ad9babe7
-import datetime, json, re, warnings
+import datetime, json, re, textwrap, warnings
 from importlib.metadata import version, PackageNotFoundError
 
 import numpy as np, torch.nn as nn
@@ -312,7 +312,9 @@ def method_style(
     return dict(color=matplotlib.colormaps['tab20'](i % 20), marker=_MARKERS[i % len(_MARKERS)])
 
 # %% ../nbs/20_experiment.ipynb #14810fa5
-def _series_label(name:tuple)->str: return ' | '.join(str(n) for n in name if n != '')
+def _series_label(name:tuple)->str:
+    "A legend or axis label of a series: its key's parts, long settings shortened."
+    return textwrap.shorten(' | '.join(str(n) for n in name if n != ''), 60, placeholder=' ...')
 
 def plot_accuracy_vs_shots(
     summary:pd.DataFrame, # from `summarise`

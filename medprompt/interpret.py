@@ -150,9 +150,9 @@ def capture_attention(
 def recorded_prompts(backbone:Backbone):
     "Inside the block, the token count of every vision prompt a method hooks in (`Backbone.prompt_vision`) is appended to the yielded list."
     counts, hook = [], backbone.prompt_vision
-    def record(shallow, deep=None, replace=False):
+    def record(shallow, deep=None, replace=False, after_norm=False):
         counts.append((shallow() if callable(shallow) else shallow).shape[-2])
-        return hook(shallow, deep, replace)
+        return hook(shallow, deep, replace, after_norm)
     backbone.prompt_vision = record
     try: yield counts
     finally: del backbone.prompt_vision

@@ -12,7 +12,7 @@ __all__ = ['METHODS', 'CHECKPOINT_KEYS', 'Recipe', 'clip_logits', 'register_meth
            'loader_features', 'evaluate']
 
 # %% ../nbs/04_train.ipynb #7f834abf
-import contextlib, dataclasses, math, pickle, time, weakref, zipfile
+import contextlib, dataclasses, math, pickle, time, warnings, weakref, zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -285,7 +285,9 @@ class PrepareMethod(Callback):
 class DeviceMixedPrecision(MixedPrecision):
     "fastai's AMP callback, autocasting on the device of the batches (fastai's own autocasts CUDA only)."
     def before_fit(self):
-        super().before_fit()
+        with warnings.catch_warnings():   # fastai first builds a CUDA autocast, which warns on a machine without CUDA
+            warnings.filterwarnings('ignore', 'CUDA is not available', UserWarning)
+            super().before_fit()
         dtype = torch.bfloat16 if self.amp_mode == AMPMode.BF16 else torch.float16
         self.autocast = autocast(torch.device(self.dls.device or 'cpu').type, dtype=dtype)
 

@@ -154,8 +154,8 @@ class BiomedDPT(PromptMethod):
     def vision_prompts(self):
         "The zero tokens hooked into the image tower: layer 0's after the pre-norm, the others before their block."
         p = self.vision_ctx
-        return VisionPrompts(self.backbone.vision, p[0], {l: p[l] for l in range(1, len(p))}, replace=self.vision_mode == 'replace',
-                             after_norm=True)   # after ln_pre / norm_pre, as the reference
+        return self.backbone.prompt_vision(p[0], {l: p[l] for l in range(1, len(p))}, replace=self.vision_mode == 'replace',
+                                           after_norm=True)   # after ln_pre / norm_pre, as the reference
 
     def image_features(self, x:torch.Tensor)->torch.Tensor:
         "Image features with the zero soft prompt in the tower."

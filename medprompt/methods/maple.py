@@ -70,7 +70,7 @@ class MaPLe(PromptMethod):
         "Logits of a batch of images [B, 3, H, W]; both towers carry the coupled prompts."
         vis = self.vision_prompts()
         replace = self.vision_mode == 'replace'   # as Biomed-DPT's maple_biomedclip.py: over patches 1..n, after the pre-norm
-        with (VisionPrompts(self.backbone.vision, vis[0], dict(enumerate(vis[1:], 1)), replace=replace, after_norm=replace)
+        with (self.backbone.prompt_vision(vis[0], dict(enumerate(vis[1:], 1)), replace=replace, after_norm=replace)
               if vis else contextlib.nullcontext()):
             img = self.image_features(x)
         return clip_logits(img, self.class_features(), self.logit_scale)
