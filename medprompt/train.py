@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['METHODS', 'CHECKPOINT_KEYS', 'Recipe', 'clip_logits', 'register_method', 'all_methods', 'batch_term', 'PromptMethod',
            'learned_state', 'method_checkpoint', 'save_method', 'read_checkpoint', 'class_specific_state',
-           'load_method', 'method_from_checkpoint', 'reference_lr', 'WarmupCosine', 'opt_func', 'trainable_params',
-           'trainable_group', 'MethodLoss', 'PrepareMethod', 'DeviceMixedPrecision', 'resolve_precision',
-           'text_tower_modules', 'TextDropout', 'text_once_per_pass', 'TextOncePerPass', 'EpochValidation',
-           'PhaseTimes', 'image_input', 'give_vocab', 'MethodLearner', 'method_learner', 'fit', 'loader_logits',
-           'loader_features', 'evaluate']
+           'load_method', 'method_from_checkpoint', 'reference_lr', 'WarmupCosine', 'plot_schedule', 'opt_func',
+           'trainable_params', 'trainable_group', 'MethodLoss', 'PrepareMethod', 'DeviceMixedPrecision',
+           'resolve_precision', 'text_tower_modules', 'TextDropout', 'text_once_per_pass', 'TextOncePerPass',
+           'EpochValidation', 'PhaseTimes', 'image_input', 'give_vocab', 'MethodLearner', 'method_learner', 'fit',
+           'loader_logits', 'loader_features', 'evaluate']
 
 # %% ../nbs/04_train.ipynb #7f834abf
 import contextlib, dataclasses, math, pickle, time, warnings, weakref, zipfile
@@ -232,6 +232,21 @@ class WarmupCosine(Callback):
     order = 60
     def __init__(self, recipe:Recipe): self.recipe = recipe
     def before_epoch(self): self.opt.set_hyper('lr', reference_lr(self.epoch, self.recipe))
+
+# %% ../nbs/04_train.ipynb #a7820844
+def plot_schedule(
+    recipes:dict, # {label: Recipe}, e.g. {'CoOp': CoOp.recipe}
+)->'Figure':
+    "The learning rate of every epoch under each recipe's reference schedule: a constant warm-up, then cosine."
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6, 3.2), layout='constrained')
+    ax = fig.subplots()
+    for label, r in recipes.items():
+        ax.plot(range(1, r.epochs + 1), [reference_lr(e, r) for e in range(r.epochs)], marker='.', markersize=3,
+                label=f'{label}: lr {r.lr:g}, {r.epochs} epochs, warm-up {r.warmup_epochs} at {r.warmup_lr:g}')
+    ax.set(xlabel='epoch', ylabel='learning rate', title='reference schedule (Dassl): constant warm-up, then cosine')
+    ax.grid(alpha=.3); ax.legend(fontsize=7)
+    return fig
 
 # %% ../nbs/04_train.ipynb #533be34b
 def opt_func(recipe:Recipe):
