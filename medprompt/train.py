@@ -32,6 +32,7 @@ from fastcore.basics import noop
 from fastcore.foundation import L
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from matplotlib.figure import Figure
 
 from .core import save_torch_atomic
 from .backbones import Backbone, load_backbone
@@ -142,7 +143,10 @@ class PromptMethod(nn.Module):
         "Settings the method takes from a registered dataset's entry (`DatasetInfo`, e.g. its clinical template); none by default."
         return {}
     @classmethod
-    def requirements(cls, info, settings:dict)->list[str]:
+    def requirements(cls,
+        info, # the dataset's `DatasetInfo` (a registered entry, or your folder's name, classes and source)
+        settings:dict, # the keyword arguments the method would be built with
+    )->list[str]: # one sentence per missing input, each saying how to make it
         "What a run on `info`'s classes (`DatasetInfo`) with method `settings` lacks, one sentence each saying how to make it; none by default."
         return []
     @property
@@ -236,9 +240,8 @@ class WarmupCosine(Callback):
 # %% ../nbs/04_train.ipynb #a7820844
 def plot_schedule(
     recipes:dict, # {label: Recipe}, e.g. {'CoOp': CoOp.recipe}
-)->'Figure':
+)->Figure:
     "The learning rate of every epoch under each recipe's reference schedule: a constant warm-up, then cosine."
-    from matplotlib.figure import Figure
     fig = Figure(figsize=(6, 3.2), layout='constrained')
     ax = fig.subplots()
     for label, r in recipes.items():
@@ -432,7 +435,11 @@ class MethodLearner(Learner):
         try: super().fit(n_epoch, lr, wd, cbs, reset_opt, start_epoch)
         finally: self.fitting = False
 
-    def fit_reference(self, n_epoch:int|None=None, lr:float|None=None, cbs=None):
+    def fit_reference(self,
+        n_epoch:int|None=None, # epochs (default: the recipe's)
+        lr:float|None=None, # peak learning rate after the warm-up (default: the recipe's)
+        cbs=None, # more callbacks for this fit
+    ):
         "fastai's `fit` under the reference schedule (`WarmupCosine`): `n_epoch` epochs (default: the recipe's) from peak rate `lr`."
         r = self.recipe.replace(**{k: v for k,v in dict(epochs=n_epoch, lr=lr).items() if v is not None})
         self.fit(r.epochs, r.lr, cbs=[WarmupCosine(r), *L(cbs)])

@@ -310,7 +310,8 @@ def test_ctrl_c_keeps_every_finished_run(tmp_path):
     # output to files, not pipes: a pipe nobody reads while we wait fills up and blocks the child mid-run
     with open(tmp_path/'out.txt', 'w') as out_f, open(tmp_path/'err.txt', 'w') as err_f:
         p = subprocess.Popen([str(exe), 'run', '--methods', 'coop', '--shots', '1,2,4,8', '--seeds', '1,2,3', '--epochs', '30',
-                              '--out', str(tmp_path/'grid')], stdout=out_f, stderr=err_f, text=True)
+                              '--out', str(tmp_path/'grid')], stdout=out_f, stderr=err_f, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # a test runner may ignore SIGINT
         try:
             deadline = time.time() + 600
             while not list((tmp_path/'grid'/'runs').glob('*.json')) and time.time() < deadline and p.poll() is None: time.sleep(0.2)

@@ -12,9 +12,9 @@ def test_page_names_follow_nbdev():
 
 def test_reading_order_is_the_sidebar():
     nav = bd.reading_order()
-    assert nav[0] == 'index.md' and [list(s)[0] for s in nav[1:]] == ['Foundations', 'Methods', 'Experiments']
-    pages = [p for s in nav[1:] for p in list(s.values())[0]]
-    assert pages[:2] == ['core.md', 'backbones.md'] and pages[-1] == 'cli.md'
+    assert nav[:2] == ['index.md', 'start_here.md'] and [list(s)[0] for s in nav[2:]] == ['Foundations', 'Methods', 'Experiments']
+    pages = [p for s in nav[2:] for p in list(s.values())[0]]
+    assert pages[:2] == ['core.md', 'backbones.md'] and pages[-3:] == ['cli.md', 'interpret.md', 'explore.md']
     assert len(pages) == len(list((ROOT/'nbs').glob('[0-9]*.ipynb')))
 
 def test_show_doc_fixes():

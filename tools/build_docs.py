@@ -184,7 +184,7 @@ def build(out:Path=ROOT/'_mkdocs', notebooks=None, cache:Path=ROOT/'_mkdocs'/'ca
     doc_url = f"{cfg.doc_host}{cfg.doc_baseurl}" if cfg.doc_host else ''
     md_dir, site = out/'md', out/'site'
     shutil.rmtree(md_dir, ignore_errors=True); md_dir.mkdir(parents=True)
-    nbs = notebooks or [NBS/'index.ipynb'] + sorted(p for p in NBS.glob('[0-9]*.ipynb'))
+    nbs = notebooks or [NBS/'index.ipynb', NBS/'start_here.ipynb'] + sorted(p for p in NBS.glob('[0-9]*.ipynb'))
     for nb in nbs:
         page = page_name(nb)
         (md_dir/f'{page}.md').write_text(to_markdown(process(nb, cache), page, md_dir, doc_url))

@@ -14,6 +14,7 @@ import numpy as np
 
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch, store_attr
+from matplotlib.figure import Figure
 
 from ..backbones import Backbone, VisionPrompts, load_backbone
 from ..data import ASSETS, llm_prompt_bank
@@ -208,9 +209,8 @@ def teacher_student_similarity(
 def plot_teacher_student(
     similarity:dict, # {title: [C, C] from `teacher_student_similarity`}, e.g. before and after training
     classnames:list[str], # the C class names
-)->'Figure':
+)->Figure:
     "Heat maps of student-vs-teacher cosine similarity, side by side (rows: student prompts, columns: teacher descriptions)."
-    from matplotlib.figure import Figure
     n = len(classnames)
     fig = Figure(figsize=(3.2*len(similarity) + 1, 0.45*n + 2.2), layout='constrained')
     axs = fig.subplots(1, len(similarity), squeeze=False)[0]

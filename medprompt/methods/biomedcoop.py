@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch, torch.nn.functional as F
 from fastcore.basics import store_attr
+from matplotlib.figure import Figure
 
 from ..backbones import Backbone, load_backbone
 from .zeroshot import class_descriptions
@@ -84,9 +85,8 @@ def plot_description_selection(
     scores:torch.Tensor, # s: mean max-logit per description, from `description_scores`
     tau:float=1.5, # the selection threshold
     title:str='', # e.g. the method and batch
-)->'Figure':
+)->Figure:
     "Which descriptions KDSP keeps: each description's standardised robust z, the band |z| <= tau, kept and dropped marked."
-    from matplotlib.figure import Figure
     z, keep = description_z(scores), select_descriptions(scores, tau)
     fig = Figure(figsize=(6, 2.8), layout='constrained')
     ax = fig.subplots()

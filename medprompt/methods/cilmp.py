@@ -13,6 +13,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from fastai.callback.core import Callback
+from matplotlib.figure import Figure
 
 # %% ../../nbs/19c_cilmp.ipynb #96977288
 from ..backbones import Backbone, load_backbone
@@ -246,9 +247,8 @@ def prompt_variation(
 def plot_prompt_variation(
     variation:torch.Tensor, # [B, C] from `prompt_variation`
     classnames:list[str], # the C class names
-)->'Figure':
+)->Figure:
     "Per class, the spread over images of how far each image's prompt moves from the class's mean prompt."
-    from matplotlib.figure import Figure
     fig = Figure(figsize=(1.4*len(classnames) + 2, 3), layout='constrained')
     ax = fig.subplots()
     ax.boxplot([variation[:, c].numpy() for c in range(len(classnames))])

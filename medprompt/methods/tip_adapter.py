@@ -10,6 +10,7 @@ __all__ = ['cache_logits', 'search_grid', 'search_accuracies', 'search_alpha_bet
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastai.callback.core import Callback, CancelFitException
 from fastcore.basics import patch
+from matplotlib.figure import Figure
 
 from ..backbones import Backbone, load_backbone
 from ..prompts import DEFAULT_TEMPLATE, template_features
@@ -230,9 +231,8 @@ def plot_search_surface(
     betas:torch.Tensor, # the β grid
     alphas:torch.Tensor, # the α grid
     accs:torch.Tensor, # [n_beta, n_alpha] accuracies (fractions), from `search_accuracies`
-)->'Figure':
+)->Figure:
     "Validation accuracy over Tip-Adapter's (β, α) grid, with the pair the search keeps (the first best, β-major)."
-    from matplotlib.figure import Figure
     fig = Figure(figsize=(5, 3.8), layout='constrained')
     ax = fig.subplots()
     im = ax.imshow(100 * accs.T, origin='lower', aspect='auto', cmap='viridis',
