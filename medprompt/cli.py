@@ -224,8 +224,8 @@ def parser()->argparse.ArgumentParser:
     "The `medprompt` command's argument parser."
     p = argparse.ArgumentParser(prog='medprompt', description='Few-shot prompt learning for biomedical vision-language models.')
     sub = p.add_subparsers(dest='command', required=True)
-    _add_run_args(sub.add_parser('demo', help='every method on the bundled demo data (tiny backbone by default)'),
-                  methods='all', shots='16', out='runs/demo')
+    _add_run_args(sub.add_parser('demo', help='every method on the bundled demo data, 4 shots per class (tiny backbone by default)'),
+                  methods='all', shots='4', out='runs/demo')   # 4 shots: every method's reference recipe in a few minutes on a CPU
     _add_run_args(sub.add_parser('run', help='a grid of methods x shots x seeds on one dataset'))
     _add_submit_args(_add_run_args(sub.add_parser('submit', help='a grid as a SLURM job array, one task per shard (needs medprompt[slurm])')))
     _add_predict_args(sub.add_parser('predict', help='classify images with a saved method'))
