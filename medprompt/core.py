@@ -32,7 +32,8 @@ def isolated_rng(
 ):
     "Run a block with every generator seeded by `seed`, leaving the caller's random streams exactly as they were."
     py, npy = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []):
+    # every GPU's generator too (seed_everything seeds them), not only those already initialised
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
         seed_everything(seed)
         try: yield
         finally: random.setstate(py); np.random.set_state(npy)
