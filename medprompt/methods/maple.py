@@ -10,7 +10,7 @@ import contextlib, copy
 
 import torch, torch.nn as nn
 
-from ..backbones import Backbone, VisionPrompts
+from ..backbones import Backbone
 from ..prompts import ContextPrompt
 from ..train import PromptMethod, Recipe, clip_logits, register_method
 
