@@ -17,7 +17,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import open_clip
 from open_clip.hf_model import HFTextEncoder
 from open_clip.transformer import text_global_pool
-from fastcore.basics import store_attr
+from fastcore.basics import patch, store_attr
 
 from .core import cache_dir, isolated_rng, save_json_atomic, save_torch_atomic
 
@@ -77,19 +77,30 @@ class CLIPTextTower(nn.Module):
 def text_layers(tower:nn.Module)->list:
     "The transformer layers of a text tower in order: BERT layers (HF) or residual blocks (CLIP)."
     if tower.kind == 'hf': return list(tower.encoder.transformer.encoder.layer)
-    if not tower.model.transformer.batch_first: raise ValueError('Deep text prompts need a batch_first open_clip text transformer')
+    if not tower.model.transformer.batch_first:
+        raise ValueError('Deep text prompts need a batch_first open_clip text transformer')
     return list(tower.model.transformer.resblocks)
 
+# %% ../nbs/01_backbones.ipynb #2ad5b191
+def _as_batch(p, x):
+    "Prompt tokens `p` ([n,d], [B,n,d] or a callable returning one) broadcast to `x`'s batch and dtype."
+    p = p() if callable(p) else p
+    if p.dim() == 2: p = p.unsqueeze(0).expand(x.shape[0], -1, -1)
+    return p.to(x.dtype)
+
+# %% ../nbs/01_backbones.ipynb #86ee7ab8
 def _replace_after_first(p):
     "Forward pre-hook writing the prompt tokens `p` over positions 1..n of a layer's input."
     def hook(mod, args):
         x = args[0]
         q = _as_batch(p, x)
         if q.shape[1] + 1 >= x.shape[1]:
-            raise ValueError(f'A deep text prompt of {q.shape[1]} tokens does not fit a sequence of {x.shape[1]} (it replaces positions 1..n)')
+            raise ValueError(f'A deep text prompt of {q.shape[1]} tokens does not fit a sequence of {x.shape[1]} '
+                             '(it replaces positions 1..n)')
         return (torch.cat([x[:, :1], q, x[:, 1+q.shape[1]:]], dim=1), *args[1:])
     return hook
 
+# %% ../nbs/01_backbones.ipynb #946b93c4
 @contextlib.contextmanager
 def deep_text_prompts(
     tower:nn.Module, # an `HFTextTower` or a `CLIPTextTower`
@@ -99,7 +110,9 @@ def deep_text_prompts(
     deep = deep or {}
     layers = text_layers(tower) if deep else []   # no prompts: no hooks, any text tower
     bad = [l for l in deep if not 1 <= l < len(layers)]
-    if bad: raise ValueError(f'Deep text prompt layers must be in 1..{len(layers)-1} (layer 0 takes the prompt embeddings); got {bad}')
+    if bad:
+        raise ValueError(f'Deep text prompt layers must be in 1..{len(layers)-1} '
+                         f'(layer 0 takes the prompt embeddings); got {bad}')
     handles = [layers[l].register_forward_pre_hook(_replace_after_first(p)) for l,p in deep.items()]
     try: yield
     finally:
@@ -125,32 +138,41 @@ class VisionTower(nn.Module):
     def forward(self, x): return self.visual(x)
 
 # %% ../nbs/01_backbones.ipynb #3b7a1693
-def _as_batch(p, x):
-    "Prompt tokens `p` ([n,d], [B,n,d] or a callable returning one) broadcast to `x`'s batch and dtype."
-    p = p() if callable(p) else p
-    if p.dim() == 2: p = p.unsqueeze(0).expand(x.shape[0], -1, -1)
-    return p.to(x.dtype)
+def _insert_hook(shallow, k:int, drop:int):
+    "Forward hook putting `shallow` after the first `k` tokens of a module's output, dropping `drop` tokens after it."
+    def hook(mod, args, out): return torch.cat([out[:, :k], _as_batch(shallow, out), out[:, k+drop:]], dim=1)
+    return hook
 
+def _overwrite_hook(p, k:int, n:int):
+    "Forward pre-hook writing the prompt tokens `p` over positions k..k+n-1 of a block's input."
+    def hook(mod, args):
+        x = args[0]
+        x = torch.cat([x[:, :k], _as_batch(p, x), x[:, k+n:]], dim=1)
+        return (x, *args[1:])
+    return hook
+
+# %% ../nbs/01_backbones.ipynb #1be7616c
 class VisionPrompts:
     "Handle on vision prompts hooked into a `VisionTower`; `remove()` (or leaving a `with` block) unhooks them."
-    def __init__(self, tower:VisionTower, shallow, deep:dict|None=None, replace:bool=False,
-                 after_norm:bool=False): # write the shallow tokens after the pre-norm (`ln_pre` / `norm_pre`), not before it
+    def __init__(self,
+        tower:VisionTower, # the image tower to hook into
+        shallow, # prompt tokens [n, width] or [B, n, width] (or a callable returning them) after the class token
+        deep:dict|None=None, # block l -> tokens that replace the prompt positions at the input of block l
+        replace:bool=False, # write over the first n patch tokens instead of inserting after the class token
+        after_norm:bool=False, # write the shallow tokens after the pre-norm (`ln_pre` / `norm_pre`), not before it
+    ):
         deep = deep or {}
         bad = [l for l in deep if not 1 <= l < tower.n_layers]
-        if bad: raise ValueError(f'Deep prompt layers must be in 1..{tower.n_layers-1} (layer 0 takes the shallow prompts); got {bad}')
+        if bad:
+            raise ValueError(f'Deep prompt layers must be in 1..{tower.n_layers-1} '
+                             f'(layer 0 takes the shallow prompts); got {bad}')
         self.n = (shallow() if callable(shallow) else shallow).shape[-2]
-        k, drop = tower.n_prefix, self.n if replace else 0     # replace: the prompts take the first n patch tokens' place
-        def insert(mod, args, out):
-            return torch.cat([out[:, :k], _as_batch(shallow, out), out[:, k+drop:]], dim=1)
-        def overwrite(p):
-            def hook(mod, args):
-                x = args[0]
-                x = torch.cat([x[:, :k], _as_batch(p, x), x[:, k+self.n:]], dim=1)
-                return (x, *args[1:])
-            return hook
+        k, drop = tower.n_prefix, self.n if replace else 0     # replace: the prompts take the first n patches' place
         pre_norm = tower.visual.trunk.norm_pre if tower.kind == 'timm' else tower.visual.ln_pre
-        self.handles = [(pre_norm if after_norm else tower.embed_out).register_forward_hook(insert)]
-        self.handles += [tower.blocks[l].register_forward_pre_hook(overwrite(p)) for l,p in deep.items()]
+        first = pre_norm if after_norm else tower.embed_out
+        self.handles = [first.register_forward_hook(_insert_hook(shallow, k, drop))]
+        self.handles += [tower.blocks[l].register_forward_pre_hook(_overwrite_hook(p, k, self.n))
+                         for l,p in deep.items()]
 
     def remove(self):
         for h in self.handles: h.remove()
@@ -176,7 +198,8 @@ class Backbone(nn.Module):
         hf = isinstance(getattr(model, 'text', None), HFTextEncoder)
         self.text = HFTextTower(model.text, tokenizer.context_length) if hf else CLIPTextTower(model)
         try: self._vision, self._no_vision = VisionTower(model.visual), ''
-        except TypeError as e: self._vision, self._no_vision = None, str(e)   # a ResNet image tower: no place for vision prompts
+        except TypeError as e:   # a ResNet image tower: no place for vision prompts
+            self._vision, self._no_vision = None, str(e)
         self.embed_dim = self.text.out_dim
         pp = getattr(model.visual, 'preprocess_cfg', {})
         self.image_size = open_clip.transform.to_2tuple(model.visual.image_size)[0]
@@ -189,63 +212,74 @@ class Backbone(nn.Module):
         "The backbone stays in eval mode (no dropout), whatever its parent module does."
         return super().train(False)
 
-    @property
-    def vision(self)->VisionTower:
-        "The ViT image tower vision prompts hook into; a clear error for a ResNet tower (PMC-CLIP)."
-        if self._vision is None:
-            raise ValueError(f"Backbone {self.id!r} cannot take vision prompts (VPT, MaPLe, Biomed-DPT's vision tokens, CILMP's "
-                             f"vision prompts): {self._no_vision}. Use a text-side method, or Biomed-DPT with n_vision_tokens=0.")
-        return self._vision
+# %% ../nbs/01_backbones.ipynb #0db89d71
+@patch(as_prop=True)
+def vision(self:Backbone)->VisionTower:
+    "The ViT image tower vision prompts hook into; a clear error for a ResNet tower (PMC-CLIP)."
+    if self._vision is None:
+        raise ValueError(f"Backbone {self.id!r} cannot take vision prompts (VPT, MaPLe, Biomed-DPT's vision tokens, "
+                         f"CILMP's vision prompts): {self._no_vision}. "
+                         "Use a text-side method, or Biomed-DPT with n_vision_tokens=0.")
+    return self._vision
 
-    @property
-    def device(self)->torch.device:
-        "Where the model's weights are."
-        return self.model.logit_scale.device
-    @property
-    def logit_scale(self)->torch.Tensor:
-        "The CLIP temperature as a multiplier, $1/\\tau$ = `exp(model.logit_scale)`."
-        return self.model.logit_scale.exp()
+@patch(as_prop=True)
+def device(self:Backbone)->torch.device:
+    "Where the model's weights are."
+    return self.model.logit_scale.device
 
-    def encode_image(self,
-        x:torch.Tensor, # preprocessed images [B, 3, H, W]
-    )->torch.Tensor: # image features [B, D], not normalised
-        "Features of a batch of images from the frozen image tower."
-        return self.model.encode_image(x)
+@patch(as_prop=True)
+def logit_scale(self:Backbone)->torch.Tensor:
+    "The CLIP temperature as a multiplier, $1/\\tau$ = `exp(model.logit_scale)`."
+    return self.model.logit_scale.exp()
 
-    def encode_text(self,
-        ids:torch.Tensor, # token ids [n, L] from `tokenize`
-    )->torch.Tensor: # text features [n, D], not normalised
-        "Features of tokenised prompts from the frozen text tower."
-        return self.text.encode(ids)
+# %% ../nbs/01_backbones.ipynb #fa4b4e61
+@patch
+def encode_image(self:Backbone,
+    x:torch.Tensor, # preprocessed images [B, 3, H, W]
+)->torch.Tensor: # image features [B, D], not normalised
+    "Features of a batch of images from the frozen image tower."
+    return self.model.encode_image(x)
 
-    def token_embedding(self,
-        ids:torch.Tensor, # token ids [n, L]
-    )->torch.Tensor: # the text tower's input embeddings [n, L, width]
-        "Input embeddings of `ids`: where a prompt method splices in its learnable context vectors."
-        return self.text.token_embedding(ids)
+@patch
+def encode_text(self:Backbone,
+    ids:torch.Tensor, # token ids [n, L] from `tokenize`
+)->torch.Tensor: # text features [n, D], not normalised
+    "Features of tokenised prompts from the frozen text tower."
+    return self.text.encode(ids)
 
-    def encode_text_embeds(self,
-        embeds:torch.Tensor, # input embeddings [n, L, width], e.g. `token_embedding(ids)` with learned context spliced in
-        ids:torch.Tensor, # the token ids `embeds` stand for [n, L]: they give padding and the end-of-text position
-        deep:dict|None=None, # text layer l -> prompt tokens [n_ctx, width] replacing positions 1..n_ctx there (MaPLe, Biomed-DPT)
-    )->torch.Tensor: # text features [n, D], not normalised
-        "Text features of `embeds` (`ids` give padding / end-of-text); `deep[l]` replaces positions 1..n at text layer `l`."
-        with deep_text_prompts(self.text, deep): return self.text.encode_embeds(embeds, ids)
+@patch
+def token_embedding(self:Backbone,
+    ids:torch.Tensor, # token ids [n, L]
+)->torch.Tensor: # the text tower's input embeddings [n, L, width]
+    "Input embeddings of `ids`: where a prompt method splices in its learnable context vectors."
+    return self.text.token_embedding(ids)
 
-    def prompt_vision(self,
-        shallow:torch.Tensor, # prompt tokens [n, width] for the input of the image tower
-        deep:dict|None=None, # block l -> tokens [n, width] that replace them at the input of block l (deep VPT, MaPLe)
-        replace:bool=False, # write over the first n patch tokens instead of inserting after the class token
-        after_norm:bool=False, # write the first prompts after the tower's pre-norm (`ln_pre`), as Biomed-DPT's and MaPLe's biomedical code
-    )->VisionPrompts: # a context manager: inside it, `encode_image` runs with the prompts
-        "Insert `shallow` tokens after the class token (`replace`: over the first patch tokens), replaced by `deep[l]` at the input of block `l`."
-        return VisionPrompts(self.vision, shallow, deep, replace, after_norm=after_norm)
+# %% ../nbs/01_backbones.ipynb #8b746250
+@patch
+def encode_text_embeds(self:Backbone,
+    embeds:torch.Tensor, # input embeddings [n, L, width]: `token_embedding(ids)` with learned context spliced in
+    ids:torch.Tensor, # the token ids `embeds` stand for [n, L]: they give padding and the end-of-text position
+    deep:dict|None=None, # text layer l -> tokens [n_ctx, width] replacing positions 1..n_ctx there (MaPLe, Biomed-DPT)
+)->torch.Tensor: # text features [n, D], not normalised
+    "Text features of `embeds` (`ids` give padding / end-of-text); `deep[l]` replaces positions 1..n at layer `l`."
+    with deep_text_prompts(self.text, deep): return self.text.encode_embeds(embeds, ids)
 
-    def __repr__(self): return f'Backbone({self.id!r}, text={self.text.kind}, vision={self._vision.kind if self._vision else type(self.model.visual).__name__})'
+@patch
+def prompt_vision(self:Backbone,
+    shallow:torch.Tensor, # prompt tokens [n, width] for the input of the image tower
+    deep:dict|None=None, # block l -> tokens [n, width] that replace them at the input of block l (deep VPT, MaPLe)
+    replace:bool=False, # write over the first n patch tokens instead of inserting after the class token
+    after_norm:bool=False, # write the first prompts after the pre-norm (`ln_pre`), as Biomed-DPT's and MaPLe's code
+)->VisionPrompts: # a context manager: inside it, `encode_image` runs with the prompts
+    "Insert `shallow` after the class token (`replace`: over the first patches); `deep[l]` replaces it at block `l`."
+    return VisionPrompts(self.vision, shallow, deep, replace, after_norm=after_norm)
+
+@patch
+def __repr__(self:Backbone):
+    vision = self._vision.kind if self._vision else type(self.model.visual).__name__
+    return f'Backbone({self.id!r}, text={self.text.kind}, vision={vision})'
 
 # %% ../nbs/01_backbones.ipynb #216512d5
-from fastcore.basics import patch
-
 @patch
 def tokenize(self:Backbone,
     texts:str|list[str], # one prompt or several
@@ -255,6 +289,7 @@ def tokenize(self:Backbone,
     used = (ids != self.text.pad_id).any(0).nonzero()
     return ids[:, :int(used.max())+1].to(self.device)
 
+# %% ../nbs/01_backbones.ipynb #e7346ff4
 @patch
 @torch.no_grad()
 def encode_texts(self:Backbone,
@@ -272,12 +307,14 @@ import timm
 from timm.models import register_model, build_model_with_cfg
 from timm.models.vision_transformer import VisionTransformer
 
+# %% ../nbs/01_backbones.ipynb #b47c3231
 TINY_VIT = 'medprompt_tiny_vit'
 if TINY_VIT not in timm.list_models():
     @register_model
     def medprompt_tiny_vit(pretrained=False, **kwargs):
         "A 2-block ViT with BiomedCLIP's layout (class token, token pooling) for tests."
-        kw = dict(img_size=224, patch_size=32, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2., class_token=True, global_pool='token')
+        kw = dict(img_size=224, patch_size=32, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.,
+                  class_token=True, global_pool='token')
         kwargs['pretrained_cfg'] = kwargs.get('pretrained_cfg') or dict(input_size=(3, 224, 224), num_classes=0)
         return build_model_with_cfg(VisionTransformer, TINY_VIT, pretrained=False, **{**kw, **kwargs})
 
@@ -301,8 +338,63 @@ def build_wordpiece_vocab(words=_TINY_WORDS)->list[str]:
     vocab = specials + chars + ['##'+c for c in chars[:36]] + sorted(set(words) - set(chars))
     return list(dict.fromkeys(vocab))
 
+# %% ../nbs/01_backbones.ipynb #7a3a5c9a
+def wordpiece_tokenizer(vocab:list[str]):
+    "A BERT-style (lower-casing, [CLS] ... [SEP]) WordPiece tokenizer over `vocab`, built with `tokenizers`."
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+    v = {w: i for i,w in enumerate(vocab)}
+    tok = Tokenizer(models.WordPiece(v, unk_token='[UNK]'))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B:1 [SEP]:1',
+        special_tokens=[('[CLS]', v['[CLS]']), ('[SEP]', v['[SEP]'])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]',
+                                   sep_token='[SEP]', mask_token='[MASK]', model_max_length=256)
+
 # %% ../nbs/01_backbones.ipynb #39942f85
 TINY_TEXT_NAME = 'medprompt/tiny-biomedbert'
+
+def _tiny_config(kind:str)->dict:
+    "open_clip config of the tiny model of `kind` ('hf': BiomedCLIP-like, 'clip': OpenAI-CLIP-like)."
+    pre = dict(mean=list(open_clip.OPENAI_DATASET_MEAN), std=list(open_clip.OPENAI_DATASET_STD),
+               interpolation='bicubic', resize_mode='shortest')
+    if kind == 'hf':
+        vision = dict(timm_model_name=TINY_VIT, timm_model_pretrained=False, timm_pool='', timm_proj='linear',
+                      image_size=224)
+        text = dict(hf_model_name=TINY_TEXT_NAME, hf_tokenizer_name=TINY_TEXT_NAME, hf_proj_type='mlp',
+                    hf_pooler_type='cls_last_hidden_state_pooler', context_length=256)
+    elif kind == 'clip':
+        vision = dict(image_size=224, layers=2, width=32, patch_size=32, head_width=16)
+        text = dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2)
+    else: raise ValueError(f"Unknown tiny backbone kind {kind!r}: use 'hf' or 'clip'")
+    # logit scale 100 (= exp(4.6052)), the value trained CLIP and BiomedCLIP models end at, not CLIP's 1/0.07
+    return dict(model_cfg=dict(embed_dim=32, vision_cfg=vision, text_cfg=text, init_logit_scale=4.6052),
+                preprocess_cfg=pre)
+
+# %% ../nbs/01_backbones.ipynb #6a2f9879
+def _widen_linears(module:nn.Module, gain:float, seed:int):
+    "Redraw every linear weight of `module` with std `gain`/sqrt(fan_in), from a seeded generator."
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Linear): m.weight.normal_(0, gain/m.in_features**0.5, generator=g)
+
+# %% ../nbs/01_backbones.ipynb #1e49b84f
+def _write_tiny_tokenizer(folder:Path, config_dir:Path|None=None):
+    "Save the WordPiece tokenizer into `folder` and the tiny BERT's `config.json` into `config_dir`."
+    from transformers import BertConfig
+    vocab = build_wordpiece_vocab()
+    (folder/'vocab.txt').write_text('\n'.join(vocab) + '\n')
+    wordpiece_tokenizer(vocab).save_pretrained(folder)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=256, pad_token_id=0,
+                     # BERT's 0.02 makes every random [CLS] output the same; 0.5 keeps prompts apart
+                     initializer_range=0.5)
+    cfg.save_pretrained(config_dir or folder/TINY_TEXT_NAME.split('/')[-1])
+
+# %% ../nbs/01_backbones.ipynb #160531c3
 EXTRA_TINY_KINDS = ('pubmedclip', 'pmc-clip', 'hf-clip')   # tiny models written in a released (non-open_clip) layout
 
 @contextlib.contextmanager
@@ -315,49 +407,26 @@ def _quiet_logs(level=logging.ERROR):
     finally:
         for l,o in zip(loggers, old): l.setLevel(o)
 
-def _tiny_config(kind:str)->dict:
-    "open_clip config of the tiny model of `kind` ('hf': BiomedCLIP-like, 'clip': OpenAI-CLIP-like)."
-    pre = dict(mean=list(open_clip.OPENAI_DATASET_MEAN), std=list(open_clip.OPENAI_DATASET_STD),
-               interpolation='bicubic', resize_mode='shortest')
-    if kind == 'hf':
-        vision = dict(timm_model_name=TINY_VIT, timm_model_pretrained=False, timm_pool='', timm_proj='linear', image_size=224)
-        text = dict(hf_model_name=TINY_TEXT_NAME, hf_tokenizer_name=TINY_TEXT_NAME, hf_proj_type='mlp',
-                    hf_pooler_type='cls_last_hidden_state_pooler', context_length=256)
-    elif kind == 'clip':
-        vision = dict(image_size=224, layers=2, width=32, patch_size=32, head_width=16)
-        text = dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2)
-    else: raise ValueError(f"Unknown tiny backbone kind {kind!r}: use 'hf' or 'clip'")
-    # logit scale 100 (= exp(4.6052)), the value trained CLIP and BiomedCLIP models end at, not CLIP's initial 1/0.07
-    return dict(model_cfg=dict(embed_dim=32, vision_cfg=vision, text_cfg=text, init_logit_scale=4.6052), preprocess_cfg=pre)
+# %% ../nbs/01_backbones.ipynb #718f44b7
+def _write_tiny_checkpoint(tmp:Path, kind:str, seed:int):
+    "Config, tokenizer and seeded random weights of the tiny model, written into the empty folder `tmp`."
+    if kind in EXTRA_TINY_KINDS:      # PubMedCLIP, PMC-CLIP and HF CLIP layouts: see `medprompt.backbones_extra`
+        from medprompt.backbones_extra import write_tiny_released
+        return write_tiny_released(tmp, kind, seed)
+    cfg = _tiny_config(kind)
+    save_json_atomic(cfg, tmp/'open_clip_config.json')
+    if kind == 'hf': _write_tiny_tokenizer(tmp)
+    text_cfg = _resolve_text_cfg(cfg['model_cfg']['text_cfg'], tmp)
+    # the writer's own seeded streams: a caller's seeded run gives the same result whether the cache was cold or warm
+    with isolated_rng(seed), _quiet_logs():   # open_clip and timm warn that no pretrained weights exist
+        model = open_clip.create_model(f'local-dir:{tmp}', load_weights=False, pretrained_text=False, text_cfg=text_cfg)
+    if kind == 'hf': _widen_linears(model.visual.trunk, gain=2., seed=seed)
+    save_torch_atomic(model.state_dict(), tmp/'open_clip_pytorch_model.bin')
 
-# %% ../nbs/01_backbones.ipynb #7a3a5c9a
-def wordpiece_tokenizer(vocab:list[str]):
-    "A BERT-style (lower-casing, [CLS] ... [SEP]) WordPiece tokenizer over `vocab`, built with `tokenizers`."
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-    v = {w: i for i,w in enumerate(vocab)}
-    tok = Tokenizer(models.WordPiece(v, unk_token='[UNK]'))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B:1 [SEP]:1',
-                                                       special_tokens=[('[CLS]', v['[CLS]']), ('[SEP]', v['[SEP]'])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]',
-                                   sep_token='[SEP]', mask_token='[MASK]', model_max_length=256)
-
-def _write_tiny_tokenizer(folder:Path, config_dir:Path|None=None):
-    "Save the WordPiece tokenizer into `folder` and the tiny BERT's `config.json` into `config_dir`."
-    from transformers import BertConfig
-    vocab = build_wordpiece_vocab()
-    (folder/'vocab.txt').write_text('\n'.join(vocab) + '\n')
-    wordpiece_tokenizer(vocab).save_pretrained(folder)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=256, pad_token_id=0,
-                     initializer_range=0.5)   # BERT's 0.02 makes every random [CLS] output the same; 0.5 keeps prompts apart
-    cfg.save_pretrained(config_dir or folder/TINY_TEXT_NAME.split('/')[-1])
-
+# %% ../nbs/01_backbones.ipynb #2258de41
 def save_tiny_backbone(
     folder:str|Path, # where to write the checkpoint folder (created; must not exist yet)
-    kind:str='hf', # 'hf' (BiomedCLIP-like), 'clip' (OpenAI-CLIP-like), or a released layout: 'pubmedclip', 'pmc-clip', 'hf-clip'
+    kind:str='hf', # 'hf' (BiomedCLIP-like), 'clip' (OpenAI-CLIP-like), or released: 'pubmedclip', 'pmc-clip', 'hf-clip'
     seed:int=0, # seed of the random weights
 )->Path:
     "Write a tiny random model in the hub checkpoint layout; `load_backbone(folder)` loads it back."
@@ -374,36 +443,12 @@ def save_tiny_backbone(
         raise
     return folder
 
-def _write_tiny_checkpoint(tmp:Path, kind:str, seed:int):
-    "Config, tokenizer and seeded random weights of the tiny model, written into the empty folder `tmp`."
-    if kind in EXTRA_TINY_KINDS:      # PubMedCLIP, PMC-CLIP and HF CLIP layouts: see `medprompt.backbones_extra`
-        from medprompt.backbones_extra import write_tiny_released
-        return write_tiny_released(tmp, kind, seed)
-    cfg = _tiny_config(kind)
-    save_json_atomic(cfg, tmp/'open_clip_config.json')
-    if kind == 'hf': _write_tiny_tokenizer(tmp)
-    text_cfg = _resolve_text_cfg(cfg['model_cfg']['text_cfg'], tmp)
-    # the writer's own seeded streams: a caller's seeded run gives the same result whether the cache was cold or warm
-    with isolated_rng(seed), _quiet_logs():   # open_clip and timm warn that no pretrained weights exist: the point here
-        model = open_clip.create_model(f'local-dir:{tmp}', load_weights=False, pretrained_text=False, text_cfg=text_cfg)
-    if kind == 'hf': _widen_linears(model.visual.trunk, gain=2., seed=seed)
-    save_torch_atomic(model.state_dict(), tmp/'open_clip_pytorch_model.bin')
-
-def _widen_linears(module:nn.Module, gain:float, seed:int):
-    "Redraw every linear weight of `module` with std `gain`/sqrt(fan_in), from a seeded generator."
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.Linear): m.weight.normal_(0, gain/m.in_features**0.5, generator=g)
-
 # %% ../nbs/01_backbones.ipynb #b0418a0e
 BIOMEDCLIP_HUB_ID = 'microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224'
 ALIASES = {'biomedclip': f'hf-hub:{BIOMEDCLIP_HUB_ID}', 'clip': 'ViT-B-16:openai'}
 RELEASED_NAMES = ('pubmedclip', 'pmc-clip')   # loaded from their released files by `medprompt.backbones_extra`
 
-class BackboneUnavailableError(RuntimeError):
-    "A backbone's weights cannot be had: not cached, not in a local folder, and the hub is unreachable."
-
+# %% ../nbs/01_backbones.ipynb #8e3a51f5
 def _hf_cached_dir(repo_id:str, filename:str)->Path|None:
     "Folder of `repo_id`'s snapshot in the HF cache if it holds `filename`, else None."
     from huggingface_hub import try_to_load_from_cache
@@ -420,6 +465,10 @@ def _resolve_text_cfg(text_cfg:dict, folder:Path)->dict:
     elif (cached := _hf_cached_dir(name, 'config.json')) is not None: text_cfg['hf_model_name'] = str(cached)
     return text_cfg
 
+# %% ../nbs/01_backbones.ipynb #ab74d2fd
+class BackboneUnavailableError(RuntimeError):
+    "A backbone's weights cannot be had: not cached, not in a local folder, and the hub is unreachable."
+
 # %% ../nbs/01_backbones.ipynb #acfefce8
 def hub_reachable(timeout:float=3.)->bool:
     "Whether the Hugging Face hub (`$HF_ENDPOINT`) accepts a TCP connection within `timeout` seconds."
@@ -430,7 +479,9 @@ def hub_reachable(timeout:float=3.)->bool:
         with socket.create_connection((url.hostname, port), timeout=timeout): return True
     except OSError: return False
 
+# %% ../nbs/01_backbones.ipynb #ad31301e
 def _unavailable(what:str, hub_id:str)->BackboneUnavailableError:
+    "The error for weights that are neither cached nor reachable, with the commands that fetch them elsewhere."
     return BackboneUnavailableError(
         f"Cannot load {what}: it is not in the Hugging Face cache and the hub "
         f"({os.environ.get('HF_ENDPOINT', 'https://huggingface.co')}) cannot be reached.\n"
@@ -441,7 +492,11 @@ def _unavailable(what:str, hub_id:str)->BackboneUnavailableError:
         f"config.json --local-dir <folder>/BiomedNLP-BiomedBERT-base-uncased-abstract`.")
 
 # %% ../nbs/01_backbones.ipynb #71622679
-def load_local_backbone(folder:str|Path, id:str|None=None, device=None)->Backbone:
+def load_local_backbone(
+    folder:str|Path, # a checkpoint folder: open_clip hub layout or a released layout
+    id:str|None=None, # the spec to remember (default `local-dir:<folder>`)
+    device=None, # device to put the model on (default CPU)
+)->Backbone:
     "Load a checkpoint folder in the open_clip hub layout, or one of the released layouts of `backbones_extra`."
     folder = Path(folder).expanduser().resolve()
     cfg_file = folder/'open_clip_config.json'
@@ -465,19 +520,24 @@ def _load_hub_backbone(repo_id:str, device=None)->Backbone:
     "Load an open_clip checkpoint from the hub (or the HF cache) through the local-folder path."
     folder = _hf_cached_dir(repo_id, 'open_clip_config.json')
     if folder is None or not any(folder.glob('open_clip_*model*')):
-        hf = _hf_cached_dir(repo_id, 'config.json')      # a transformers CLIPModel repo (PubMedCLIP's HF copy, PLIP, ...)
+        # a transformers CLIPModel repo (PubMedCLIP's HF copy, PLIP, ...)
+        hf = _hf_cached_dir(repo_id, 'config.json')
         if hf is not None and (any(hf.glob('*.safetensors')) or any(hf.glob('pytorch_model*.bin'))):
             return load_local_backbone(hf, id=f'hf-hub:{repo_id}', device=device)
         if not hub_reachable(): raise _unavailable(f'hf-hub:{repo_id}', repo_id)
         from huggingface_hub import snapshot_download
         folder = Path(snapshot_download(repo_id))
-        if not (folder/'open_clip_config.json').is_file(): return load_local_backbone(folder, id=f'hf-hub:{repo_id}', device=device)
-    text_name = json.loads((folder/'open_clip_config.json').read_text())['model_cfg']['text_cfg'].get('hf_model_name')
-    if text_name and _resolve_text_cfg({'hf_model_name': text_name}, folder)['hf_model_name'] == text_name and hub_reachable():
+        if not (folder/'open_clip_config.json').is_file():
+            return load_local_backbone(folder, id=f'hf-hub:{repo_id}', device=device)
+    text_cfg = json.loads((folder/'open_clip_config.json').read_text())['model_cfg']['text_cfg']
+    text_name = text_cfg.get('hf_model_name')
+    unresolved = text_name and _resolve_text_cfg({'hf_model_name': text_name}, folder)['hf_model_name'] == text_name
+    if unresolved and hub_reachable():
         from huggingface_hub import hf_hub_download
         hf_hub_download(text_name, 'config.json')   # into the HF cache, where _resolve_text_cfg finds it
     return load_local_backbone(folder, id=f'hf-hub:{repo_id}', device=device)
 
+# %% ../nbs/01_backbones.ipynb #6d04a7f9
 def _load_open_clip_name(spec:str, device=None)->Backbone:
     "Load an open_clip built-in model, `name[:pretrained_tag]` (e.g. 'ViT-B-16:openai')."
     name, _, tag = spec.partition(':')
@@ -486,15 +546,20 @@ def _load_open_clip_name(spec:str, device=None)->Backbone:
                          f"'hf-hub:<org/repo>' or an open_clip model name such as 'ViT-B-16:openai'")
     if tag:
         pcfg = open_clip.get_pretrained_cfg(name, tag)
-        if not pcfg: raise ValueError(f'Unknown pretrained tag {tag!r} for {name}; known: {open_clip.list_pretrained_tags_by_model(name)}')
+        if not pcfg:
+            raise ValueError(f'Unknown pretrained tag {tag!r} for {name}; '
+                             f'known: {open_clip.list_pretrained_tags_by_model(name)}')
         repo, fname = os.path.split(pcfg.get('hf_hub', ''))
         names = [fname] if fname else ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin']
-        if repo and not any(_hf_cached_dir(repo, f) for f in names) and not hub_reachable(): raise _unavailable(spec, repo)
-    model, pre_train, pre_eval = open_clip.create_model_and_transforms(name, pretrained=tag or None, device=device or 'cpu')
+        if repo and not any(_hf_cached_dir(repo, f) for f in names) and not hub_reachable():
+            raise _unavailable(spec, repo)
+    model, pre_train, pre_eval = open_clip.create_model_and_transforms(name, pretrained=tag or None,
+                                                                       device=device or 'cpu')
     return Backbone(model, open_clip.get_tokenizer(name), pre_train, pre_eval, id=spec)
 
 # %% ../nbs/01_backbones.ipynb #f0535e53
-TINY_SPECS = {'tiny': 'hf', 'tiny-clip': 'clip', 'tiny-pubmedclip': 'pubmedclip', 'tiny-pmc-clip': 'pmc-clip', 'tiny-hf-clip': 'hf-clip'}
+TINY_SPECS = {'tiny': 'hf', 'tiny-clip': 'clip', 'tiny-pubmedclip': 'pubmedclip', 'tiny-pmc-clip': 'pmc-clip',
+              'tiny-hf-clip': 'hf-clip'}
 TINY_VERSION = 4  # bump when the tiny architecture or its initialisation changes
 
 def tiny_backbone_dir(kind:str='hf')->Path:
@@ -505,16 +570,16 @@ def tiny_backbone_dir(kind:str='hf')->Path:
         except FileExistsError: pass   # another process wrote it first
     return folder
 
+# %% ../nbs/01_backbones.ipynb #5e1e755f
 def load_backbone(
     spec:str|Path|Backbone='biomedclip', # see the table above
     device=None, # device to put the model on (default CPU; methods move it with the Learner)
 )->Backbone:
-    "Load the vision-language model `spec` behind the `Backbone` interface (the caller's random streams are left alone)."
+    "Load the vision-language model `spec` behind the `Backbone` interface, leaving the caller's random streams alone."
     if isinstance(spec, Backbone): return spec
-    # building a model draws its (overwritten) initial weights from torch's generator: on its own stream, so a seeded run
-    # is the same whether it names its backbone or passes one already loaded
     with isolated_rng(0): return _load_backbone(str(spec), device)
 
+# %% ../nbs/01_backbones.ipynb #9acd23c8
 def _load_backbone(spec:str, device)->Backbone:
     "`load_backbone` of a spec string: tiny models, released names, aliases, hub ids, local folders, open_clip names."
     if spec in TINY_SPECS: return load_local_backbone(tiny_backbone_dir(TINY_SPECS[spec]), id=spec, device=device)

@@ -23,15 +23,19 @@ from .backbones import (Backbone, BackboneUnavailableError, hub_reachable, _hf_c
                         _write_tiny_tokenizer)
 
 # %% ../nbs/01a_more_backbones.ipynb #247b12ce
+_OPENAI_KEYS = ('token_embedding.weight', 'positional_embedding', 'text_projection', 'ln_final.weight')
+
 def clip_from_openai_state_dict(
     sd:dict, # a CLIP state dict in OpenAI's naming (ViT or ModifiedResNet image tower)
     quick_gelu:bool=True, # OpenAI's activation; False for models trained with exact GELU
 )->CLIP:
     "An fp32 open_clip `CLIP` holding exactly the weights of `sd` (architecture read from the shapes; 64-wide heads)."
     sd = {k: v for k,v in sd.items() if k not in ('input_resolution', 'context_length', 'vocab_size')}
-    missing = [k for k in ('token_embedding.weight', 'positional_embedding', 'text_projection', 'ln_final.weight') if k not in sd]
-    if missing: raise ValueError(f'Not a CLIP state dict in OpenAI naming: {missing} missing (keys start with {list(sd)[:3]})')
-    with _quiet_logs(): model = build_model_from_openai_state_dict(dict(sd), quick_gelu=quick_gelu, cast_dtype=None).float()
+    missing = [k for k in _OPENAI_KEYS if k not in sd]
+    if missing:
+        raise ValueError(f'Not a CLIP state dict in OpenAI naming: {missing} missing (keys start with {list(sd)[:3]})')
+    with _quiet_logs():
+        model = build_model_from_openai_state_dict(dict(sd), quick_gelu=quick_gelu, cast_dtype=None).float()
     model.load_state_dict(sd)      # the builder went through fp16: load the fp32 values again
     return model.eval()
 
@@ -70,7 +74,7 @@ PUBMEDCLIP_FILE = 'PubMedCLIP_ViT32.pth'
 def load_openai_checkpoint(
     path:str|Path, # a `.pth` in OpenAI naming: `{'state_dict': sd}` (PubMedCLIP) or `sd`
     id:str|None=None, # the spec to record (default `local-dir:<path>`)
-    device=None,
+    device=None, # device to put the model on (default CPU)
 )->Backbone:
     "Load an OpenAI-named CLIP checkpoint file (PubMedCLIP's `PubMedCLIP_ViT32.pth`) as a `Backbone`."
     path = Path(path)
@@ -80,7 +84,8 @@ def load_openai_checkpoint(
     sd = {k.removeprefix('module.'): v for k,v in sd.items()}
     try: model = clip_from_openai_state_dict(sd)
     except ValueError as e: raise ValueError(f'{path}: {e}') from None
-    return _wrap(model, open_clip.tokenizer.SimpleTokenizer(context_length=model.context_length), id or f'local-dir:{path.resolve()}', [path], device=device)
+    tok = open_clip.tokenizer.SimpleTokenizer(context_length=model.context_length)
+    return _wrap(model, tok, id or f'local-dir:{path.resolve()}', [path], device=device)
 
 # %% ../nbs/01a_more_backbones.ipynb #13f7b31c
 _HF_RENAMES = [(r'^text_model\.embeddings\.token_embedding\.', 'token_embedding.'),
@@ -90,62 +95,87 @@ _HF_RENAMES = [(r'^text_model\.embeddings\.token_embedding\.', 'token_embedding.
                (r'^vision_model\.embeddings\.class_embedding$', 'visual.class_embedding'),
                (r'^vision_model\.embeddings\.patch_embedding\.', 'visual.conv1.'),
                (r'^vision_model\.embeddings\.position_embedding\.weight$', 'visual.positional_embedding'),
-               (r'^vision_model\.pre_layrnorm\.', 'visual.ln_pre.'), (r'^vision_model\.post_layernorm\.', 'visual.ln_post.'),
+               (r'^vision_model\.pre_layrnorm\.', 'visual.ln_pre.'),
+               (r'^vision_model\.post_layernorm\.', 'visual.ln_post.'),
                (r'^vision_model\.encoder\.layers\.', 'visual.transformer.resblocks.'),
-               (r'\.self_attn\.out_proj\.', '.attn.out_proj.'), (r'\.layer_norm1\.', '.ln_1.'), (r'\.layer_norm2\.', '.ln_2.'),
+               (r'\.self_attn\.out_proj\.', '.attn.out_proj.'),
+               (r'\.layer_norm1\.', '.ln_1.'), (r'\.layer_norm2\.', '.ln_2.'),
                (r'\.mlp\.fc1\.', '.mlp.c_fc.'), (r'\.mlp\.fc2\.', '.mlp.c_proj.')]
 
 def _rename(k:str)->str:
+    "The OpenAI name of the transformers CLIP parameter `k` (q, k, v projections aside)."
     for pat,new in _HF_RENAMES: k = re.sub(pat, new, k)
     return k
+
+# %% ../nbs/01a_more_backbones.ipynb #e9ad8b84
+_HF_PROJECTIONS = ('text_projection.weight', 'visual_projection.weight')
 
 def openai_state_dict_from_hf(sd:dict)->dict:
     "A transformers `CLIPModel` state dict renamed to OpenAI's: q, k, v stacked into `in_proj`, projections transposed."
     out = {'logit_scale': sd['logit_scale'], 'text_projection': sd['text_projection.weight'].t().contiguous(),
            'visual.proj': sd['visual_projection.weight'].t().contiguous()}
     for k,v in sd.items():
-        if k in out or k in ('text_projection.weight', 'visual_projection.weight') or k.endswith('position_ids'): continue
+        if k in out or k in _HF_PROJECTIONS or k.endswith('position_ids'): continue
         if (m := re.fullmatch(r'(.*)\.self_attn\.([qkv])_proj\.(weight|bias)', k)):
             base, which, wb = m.groups()
-            if which == 'q': out[_rename(base) + f'.attn.in_proj_{wb}'] = torch.cat([sd[f'{base}.self_attn.{x}_proj.{wb}'] for x in 'qkv'])
+            if which == 'q':
+                qkv = [sd[f'{base}.self_attn.{x}_proj.{wb}'] for x in 'qkv']
+                out[_rename(base) + f'.attn.in_proj_{wb}'] = torch.cat(qkv)
         else: out[_rename(k)] = v
     return out
 
 # %% ../nbs/01a_more_backbones.ipynb #c9cdcf78
+def _hf_clip_activation(
+    folder:Path, # the transformers folder (for the error message)
+    tc:dict, # its `text_config`
+    vc:dict, # its `vision_config`
+)->str:
+    "The activation of a transformers CLIP config, after checking that both towers have OpenAI CLIP's shapes."
+    for name,c in (('text', tc), ('vision', vc)):
+        w, h, m = c.get('hidden_size', 768), c.get('num_attention_heads', 12), c.get('intermediate_size', 3072)
+        if w != 64*h or m != 4*w:
+            raise ValueError(f'{folder}: the {name} tower has {h} heads and an MLP of {m} for width {w}; '
+                             'only the OpenAI CLIP shapes (64-wide heads, MLP 4x the width) are supported')
+    act = tc.get('hidden_act', 'quick_gelu')
+    if act not in ('quick_gelu', 'gelu'):
+        raise ValueError(f"{folder}: activation {act!r} is not supported (only 'quick_gelu' and 'gelu')")
+    return act
+
+# %% ../nbs/01a_more_backbones.ipynb #f951f88a
 def _hf_weights(folder:Path)->Path:
     "The weight file of a transformers folder: `model.safetensors`, else `pytorch_model.bin`."
     for name in ('model.safetensors', 'pytorch_model.bin'):
         if (folder/name).is_file(): return folder/name
     raise FileNotFoundError(f'{folder} has a config.json but no model.safetensors or pytorch_model.bin')
 
+def _load_weights(w:Path)->dict:
+    "The state dict in the safetensors or torch file `w`."
+    if w.suffix != '.safetensors': return torch.load(w, map_location='cpu', weights_only=True)
+    from safetensors.torch import load_file
+    return load_file(w)
+
+# %% ../nbs/01a_more_backbones.ipynb #56f6d784
 def load_hf_clip(
     folder:str|Path, # a transformers `CLIPModel` folder: config.json, weights, tokenizer, preprocessor_config.json
     id:str|None=None, # the spec to record (default `local-dir:<folder>`)
-    device=None,
+    device=None, # device to put the model on (default CPU)
 )->Backbone:
     "Load a transformers `CLIPModel` folder (PubMedCLIP's HF copy, PLIP, ...) as an open_clip `CLIP` `Backbone`."
     from transformers import AutoTokenizer
     folder = Path(folder)
     cfg = json.loads((folder/'config.json').read_text())
     tc, vc = cfg.get('text_config') or {}, cfg.get('vision_config') or {}
-    for name,c in (('text', tc), ('vision', vc)):
-        w, h, m = c.get('hidden_size', 768), c.get('num_attention_heads', 12), c.get('intermediate_size', 3072)
-        if w != 64*h or m != 4*w:
-            raise ValueError(f'{folder}: the {name} tower has {h} heads and an MLP of {m} for width {w}; only the OpenAI '
-                             f'CLIP shapes (64-wide heads, MLP 4x the width) are supported')
-    act = tc.get('hidden_act', 'quick_gelu')
-    if act not in ('quick_gelu', 'gelu'): raise ValueError(f"{folder}: activation {act!r} is not supported (only 'quick_gelu' and 'gelu')")
+    act = _hf_clip_activation(folder, tc, vc)
     w = _hf_weights(folder)
-    if w.suffix == '.safetensors':
-        from safetensors.torch import load_file
-        sd = load_file(w)
-    else: sd = torch.load(w, map_location='cpu', weights_only=True)
-    model = clip_from_openai_state_dict(openai_state_dict_from_hf(sd), quick_gelu=act == 'quick_gelu')
+    model = clip_from_openai_state_dict(openai_state_dict_from_hf(_load_weights(w)), quick_gelu=act == 'quick_gelu')
     eos = tc.get('eos_token_id', 2)
-    if eos != 2: model.text_pool_type, model.text_eos_id = 'eos', eos   # transformers pools at the first eos (argmax for legacy configs)
+    # transformers pools at the first eos (argmax for legacy configs)
+    if eos != 2: model.text_pool_type, model.text_eos_id = 'eos', eos
     tok = PaddedTokenizer(AutoTokenizer.from_pretrained(folder), model.context_length, pad_id=0)
-    pp = json.loads((folder/'preprocessor_config.json').read_text()) if (folder/'preprocessor_config.json').is_file() else {}
-    return _wrap(model, tok, id or f'local-dir:{folder.resolve()}', [w], pp.get('image_mean'), pp.get('image_std'), device)
+    pp_file = folder/'preprocessor_config.json'
+    pp = json.loads(pp_file.read_text()) if pp_file.is_file() else {}
+    return _wrap(model, tok, id or f'local-dir:{folder.resolve()}', [w], pp.get('image_mean'), pp.get('image_std'),
+                 device)
 
 # %% ../nbs/01a_more_backbones.ipynb #f75afe7c
 PMC_CLIP_REPO = 'axiong/pmc_oa'   # a Hugging Face *dataset* repository
@@ -155,12 +185,14 @@ PMC_CLIP_LOGIT_SCALE = 4.4292   # log of the reference's fixed temperature multi
 PMC_CLIP_HEADS = 8              # attention-pool heads of the ResNet (not readable from the shapes)
 PMC_CLIP_CONTEXT = 77           # the reference tokenizes to 77 tokens
 
+# %% ../nbs/01a_more_backbones.ipynb #2e2434c9
 def pmc_clip_vision_cfg(image_sd:dict)->dict:
     "The ModifiedResNet's open_clip vision config, read off PMC-CLIP's image-encoder state dict."
     layers = [len({k.split('.')[1] for k in image_sd if k.startswith(f'layer{i}.')}) for i in (1, 2, 3, 4)]
     width, n_pos = image_sd['layer1.0.conv1.weight'].shape[0], image_sd['attnpool.positional_embedding'].shape[0]
     return dict(layers=layers, width=width, image_size=round((n_pos-1)**0.5)*32)
 
+# %% ../nbs/01a_more_backbones.ipynb #410dfdf7
 def pmc_clip_model(
     vision:dict, # layers, width, image_size of the ModifiedResNet (`pmc_clip_vision_cfg`)
     embed_dim:int, # output size of the image tower and of the text projection
@@ -168,8 +200,8 @@ def pmc_clip_model(
 )->CustomTextCLIP:
     "An open_clip `CustomTextCLIP` of PMC-CLIP's shape: ModifiedResNet + BERT pooler output + linear projection."
     vision = {**vision, 'head_width': vision['width']*32//PMC_CLIP_HEADS}
-    text = dict(hf_model_name=str(text_dir), hf_model_pretrained=False, hf_proj_type='linear', hf_pooler_type='cls_pooler',
-                context_length=PMC_CLIP_CONTEXT)
+    text = dict(hf_model_name=str(text_dir), hf_model_pretrained=False, hf_proj_type='linear',
+                hf_pooler_type='cls_pooler', context_length=PMC_CLIP_CONTEXT)
     with _quiet_logs(): return CustomTextCLIP(embed_dim, vision, text, init_logit_scale=PMC_CLIP_LOGIT_SCALE).eval()
 
 # %% ../nbs/01a_more_backbones.ipynb #2b06ad65
@@ -180,10 +212,11 @@ def _pmc_text_dir(folder:Path)->Path|None:
     cached = _hf_cached_dir(PMC_CLIP_TEXT, 'vocab.txt')
     return cached if cached is not None and (cached/'config.json').is_file() else None
 
+# %% ../nbs/01a_more_backbones.ipynb #891337d7
 def load_pmc_clip(
-    folder:str|Path, # PMC-CLIP's three files, and BiomedBERT's config + vocab in `<folder>/BiomedNLP-BiomedBERT-base-uncased-abstract/`
+    folder:str|Path, # PMC-CLIP's 3 files, BiomedBERT's config + vocab in a sub-folder named after it (or HF cache)
     id:str|None=None, # the spec to record (default `local-dir:<folder>`)
-    device=None,
+    device=None, # device to put the model on (default CPU)
 )->Backbone:
     "Load PMC-CLIP from its released files as an open_clip `CustomTextCLIP` `Backbone`."
     from transformers import AutoTokenizer
@@ -198,47 +231,61 @@ def load_pmc_clip(
           'text.proj.weight': proj.t().contiguous(), 'logit_scale': torch.tensor(PMC_CLIP_LOGIT_SCALE)}
     model.load_state_dict(sd)
     tok = AutoTokenizer.from_pretrained(text_dir)
-    return _wrap(model, PaddedTokenizer(tok, PMC_CLIP_CONTEXT, tok.pad_token_id), id or f'local-dir:{folder.resolve()}', files, device=device)
+    tok = PaddedTokenizer(tok, PMC_CLIP_CONTEXT, tok.pad_token_id)
+    return _wrap(model, tok, id or f'local-dir:{folder.resolve()}', files, device=device)
 
 # %% ../nbs/01a_more_backbones.ipynb #26bc8c26
 def released_layout(path:Path)->str|None:
     "Which released layout `path` is in: 'pubmedclip' (an OpenAI-named `.pth`), 'pmc-clip', 'hf-clip', or None."
     if path.is_file(): return 'pubmedclip' if path.suffix in ('.pth', '.pt', '.bin') else None
     if all((path/f).is_file() for f in PMC_CLIP_FILES): return 'pmc-clip'
-    if (path/'config.json').is_file() and json.loads((path/'config.json').read_text()).get('model_type') == 'clip': return 'hf-clip'
+    cfg = path/'config.json'
+    if cfg.is_file() and json.loads(cfg.read_text()).get('model_type') == 'clip': return 'hf-clip'
     if (path/PUBMEDCLIP_FILE).is_file(): return 'pubmedclip'
     return None
 
-def load_released(path:str|Path, id:str|None=None, device=None)->Backbone:
+# %% ../nbs/01a_more_backbones.ipynb #cf79c569
+def load_released(
+    path:str|Path, # a file or folder in a released layout
+    id:str|None=None, # the spec to record (default `local-dir:<path>`)
+    device=None, # device to put the model on (default CPU)
+)->Backbone:
     "Load a file or folder in one of the released layouts (see `released_layout`)."
     path = Path(path).expanduser().resolve()
     layout = released_layout(path)
     if layout == 'pmc-clip': return load_pmc_clip(path, id, device)
     if layout == 'hf-clip': return load_hf_clip(path, id, device)
-    if layout == 'pubmedclip': return load_openai_checkpoint(path if path.is_file() else path/PUBMEDCLIP_FILE, id, device)
-    raise FileNotFoundError(f'{path} is in no backbone layout medprompt knows: an open_clip folder (open_clip_config.json, '
-                            f'open_clip_pytorch_model.bin, tokenizer files), a transformers CLIPModel folder (config.json, '
-                            f'model.safetensors, tokenizer files), PMC-CLIP\'s {", ".join(PMC_CLIP_FILES)}, or an OpenAI-named '
-                            f'CLIP .pth such as {PUBMEDCLIP_FILE}')
+    if layout == 'pubmedclip':
+        return load_openai_checkpoint(path if path.is_file() else path/PUBMEDCLIP_FILE, id, device)
+    raise FileNotFoundError(
+        f'{path} is in no backbone layout medprompt knows: an open_clip folder (open_clip_config.json, '
+        f'open_clip_pytorch_model.bin, tokenizer files), a transformers CLIPModel folder (config.json, '
+        f'model.safetensors, tokenizer files), PMC-CLIP\'s {", ".join(PMC_CLIP_FILES)}, or an OpenAI-named '
+        f'CLIP .pth such as {PUBMEDCLIP_FILE}')
 
 # %% ../nbs/01a_more_backbones.ipynb #ccbce3b9
 def _hub_hint()->str: return os.environ.get('HF_ENDPOINT', 'https://huggingface.co')
 
 def _pmc_unavailable(folder:Path|None=None)->BackboneUnavailableError:
-    where = folder or '<folder>'
+    "PMC-CLIP's files (or BiomedBERT's config and vocab) are missing: which to place where."
+    where, found = folder or '<folder>', 'in ' + str(folder) if folder else 'in the Hugging Face cache'
     return BackboneUnavailableError(
-        f"Cannot load PMC-CLIP: its files are not {'in ' + str(folder) if folder else 'in the Hugging Face cache'} and the hub ({_hub_hint()}) "
+        f"Cannot load PMC-CLIP: its files are not {found} and the hub ({_hub_hint()}) "
         f"cannot be reached. Place {', '.join(PMC_CLIP_FILES)} (from the dataset repository {PMC_CLIP_REPO}, "
-        f"e.g. `huggingface-cli download --repo-type dataset {PMC_CLIP_REPO} <file> --local-dir <folder>`) in one folder, "
-        f"BiomedBERT's config.json and vocab.txt in {where}/{PMC_CLIP_TEXT.split('/')[-1]}/ "
-        f"(`huggingface-cli download {PMC_CLIP_TEXT} config.json vocab.txt --local-dir ...`), and call load_backbone('<folder>').")
+        f"e.g. `huggingface-cli download --repo-type dataset {PMC_CLIP_REPO} <file> --local-dir <folder>`) "
+        f"in one folder, BiomedBERT's config.json and vocab.txt in {where}/{PMC_CLIP_TEXT.split('/')[-1]}/ "
+        f"(`huggingface-cli download {PMC_CLIP_TEXT} config.json vocab.txt --local-dir ...`), "
+        f"and call load_backbone('<folder>').")
 
 def _pubmedclip_unavailable()->BackboneUnavailableError:
+    "PubMedCLIP's file is missing: where to get it."
     return BackboneUnavailableError(
-        f"Cannot load PubMedCLIP: {PUBMEDCLIP_FILE} is not in the Hugging Face cache and the hub ({_hub_hint()}) cannot be "
-        f"reached. Download it elsewhere (`huggingface-cli download {PUBMEDCLIP_HUB_ID} {PUBMEDCLIP_FILE} --local-dir <folder>`), "
+        f"Cannot load PubMedCLIP: {PUBMEDCLIP_FILE} is not in the Hugging Face cache and the hub ({_hub_hint()}) "
+        f"cannot be reached. Download it elsewhere "
+        f"(`huggingface-cli download {PUBMEDCLIP_HUB_ID} {PUBMEDCLIP_FILE} --local-dir <folder>`), "
         f"copy the folder here and call load_backbone('<folder>').")
 
+# %% ../nbs/01a_more_backbones.ipynb #5e100c37
 def _hub_file(repo:str, name:str, repo_type:str|None=None)->Path|None:
     "`name` of `repo` from the HF cache, downloaded if the hub is reachable, else None."
     from huggingface_hub import try_to_load_from_cache, hf_hub_download
@@ -246,7 +293,11 @@ def _hub_file(repo:str, name:str, repo_type:str|None=None)->Path|None:
     if isinstance(p, str): return Path(p)
     return Path(hf_hub_download(repo, name, repo_type=repo_type)) if hub_reachable() else None
 
-def load_released_name(name:str, device=None)->Backbone:
+# %% ../nbs/01a_more_backbones.ipynb #60eeb133
+def load_released_name(
+    name:str, # 'pubmedclip' or 'pmc-clip'
+    device=None, # device to put the model on (default CPU)
+)->Backbone:
     "'pubmedclip' or 'pmc-clip' from the Hugging Face cache or hub; a fast, actionable error offline."
     if name == 'pubmedclip':
         f = _hub_file(PUBMEDCLIP_HUB_ID, PUBMEDCLIP_FILE)
@@ -268,11 +319,12 @@ def _openai_bpe_tokenizer():
     vocab = {names.get(k, k): v for k,v in st.encoder.items()}
     return CLIPTokenizer(vocab=vocab, merges=sorted(st.bpe_ranks, key=st.bpe_ranks.get))
 
+# %% ../nbs/01a_more_backbones.ipynb #98feb9ad
 def _tiny_pubmedclip(tmp:Path):
-    "PubMedCLIP's layout: `PubMedCLIP_ViT32.pth` holding `{'state_dict': OpenAI-named weights}` of a 2-layer, 64-wide CLIP."
-    with _quiet_logs():
-        model = CLIP(32, dict(image_size=224, layers=2, width=64, patch_size=32),
-                     dict(context_length=77, vocab_size=49408, width=64, heads=1, layers=2), quick_gelu=True, init_logit_scale=4.6052)
+    "PubMedCLIP's layout: `PubMedCLIP_ViT32.pth` holding `{'state_dict': OpenAI-named weights}` of a 2-layer CLIP."
+    vision = dict(image_size=224, layers=2, width=64, patch_size=32)
+    text = dict(context_length=77, vocab_size=49408, width=64, heads=1, layers=2)
+    with _quiet_logs(): model = CLIP(32, vision, text, quick_gelu=True, init_logit_scale=4.6052)
     save_torch_atomic({'state_dict': model.state_dict()}, tmp/PUBMEDCLIP_FILE)
 
 def _tiny_hf_clip(tmp:Path):
@@ -281,27 +333,29 @@ def _tiny_hf_clip(tmp:Path):
     from safetensors.torch import save_file
     tiny = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=1)
     cfg = CLIPConfig(text_config=dict(**tiny, vocab_size=49408, max_position_embeddings=77),
-                     vision_config=dict(**tiny, image_size=224, patch_size=32), projection_dim=32, initializer_factor=5.,
-                     logit_scale_init_value=4.6052)
+                     vision_config=dict(**tiny, image_size=224, patch_size=32), projection_dim=32,
+                     initializer_factor=5., logit_scale_init_value=4.6052)
     cfg.save_pretrained(tmp)
     save_file(CLIPModel(cfg).state_dict(), tmp/'model.safetensors', metadata={'format': 'pt'})
     _openai_bpe_tokenizer().save_pretrained(tmp)
     CLIPImageProcessor(size={'shortest_edge': 224}, crop_size=224).save_pretrained(tmp)
 
+# %% ../nbs/01a_more_backbones.ipynb #ece1d668
 def _tiny_pmc_clip(tmp:Path):
     "PMC-CLIP's three files (a [1,1,1,1] ResNet 8 wide, the tiny BERT, a projection) and the tokenizer sub-folder."
     text_dir = tmp/PMC_CLIP_TEXT.split('/')[-1]
     text_dir.mkdir()
     _write_tiny_tokenizer(text_dir, config_dir=text_dir)
     model = pmc_clip_model(dict(layers=[1, 1, 1, 1], width=8, image_size=224), 32, text_dir)
-    for m in model.visual.modules():       # trained-like scales: with CLIP's init every random image gives the same features
+    for m in model.visual.modules():       # trained-like scales
         if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight)
         if isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight)
     sd = model.state_dict()
     part = lambda p: {k[len(p):]: v for k,v in sd.items() if k.startswith(p)}
-    for name,obj in zip(PMC_CLIP_FILES, (part('visual.'), part('text.transformer.'), sd['text.proj.weight'].t().contiguous())):
-        save_torch_atomic(obj, tmp/name)
+    parts = (part('visual.'), part('text.transformer.'), sd['text.proj.weight'].t().contiguous())
+    for name,obj in zip(PMC_CLIP_FILES, parts): save_torch_atomic(obj, tmp/name)
 
+# %% ../nbs/01a_more_backbones.ipynb #70d912e3
 def write_tiny_released(
     tmp:Path, # an empty folder to write into
     kind:str, # 'pubmedclip', 'pmc-clip' or 'hf-clip'

@@ -122,7 +122,8 @@ def assert_close_rel(
     msg:str='', # what is compared, for the error message
 ):
     "Assert `a` equals `b` up to rounding: `max|a-b| <= rtol*max(|a|,|b|) + atol`, a test that holds on any CPU."
-    a, b = (torch.as_tensor(np.asarray(o) if not isinstance(o, torch.Tensor) else o).detach().double().cpu() for o in (a, b))
+    a, b = (torch.as_tensor(o if isinstance(o, torch.Tensor) else np.asarray(o)).detach().double().cpu()
+            for o in (a, b))
     if a.shape != b.shape: raise AssertionError(f'{msg} shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}')
     if a.numel() == 0: return
     err, scale = (a - b).abs().max().item(), max(a.abs().max().item(), b.abs().max().item())

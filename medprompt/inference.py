@@ -29,6 +29,36 @@ def _name(item, i:int)->str:
     if isinstance(item, (str, Path)): return str(item)
     return f'<{"image" if isinstance(item, Image.Image) else "tensor"} {i}>'
 
+# %% ../nbs/06_inference.ipynb #cd598b90
+def _class_probabilities(
+    method:PromptMethod, # the method, in eval mode
+    items:list, # single items, as `_as_items` gives them
+    bs:int, # items per forward pass
+)->tuple: # the names of the readable items, and their class probabilities [n, n_classes]
+    "Class probabilities of the readable `items`, in batches of `bs`; an unreadable item is skipped with a warning."
+    device, names, probs = method.backbone.device, [], []
+    with text_once_per_pass(method.backbone):   # class prompts that do not depend on the image: encoded once
+        for start in range(0, len(items), bs):
+            xs = []
+            for i, item in enumerate(items[start:start+bs], start):
+                try: xs.append(image_input(method.backbone, item))
+                except ImageLoadError as e: warnings.warn(f'Skipping {_name(item, i)}: {e}'); continue
+                names.append(_name(item, i))
+            if xs: probs.append(F.softmax(method(torch.stack(xs).to(device)).float(), dim=-1).cpu())
+    return names, torch.cat(probs) if probs else torch.zeros(0, len(method.classnames))
+
+# %% ../nbs/06_inference.ipynb #d38464ec
+def _prediction_table(
+    names:list, # one name per item
+    probs:torch.Tensor, # class probabilities [n, n_classes]
+    classnames:list, # the method's classes
+)->pd.DataFrame:
+    "Item, most probable class and its probability, then p(<class>) for every class."
+    best = probs.max(-1) if len(probs) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
+    table = pd.DataFrame({'item': names, 'class': [classnames[i] for i in best[1]], 'probability': best[0].numpy()})
+    return pd.concat([table, pd.DataFrame(probs.numpy(), columns=[f'p({c})' for c in classnames])], axis=1)
+
+# %% ../nbs/06_inference.ipynb #06a27819
 @torch.no_grad()
 def predict(
     method:PromptMethod, # a trained or loaded method
@@ -38,39 +68,30 @@ def predict(
 )->pd.DataFrame: # item, class, probability, then p(<class>) for every class; unreadable images left out
     "Classify images with `method`: predicted class and class probabilities per image, batched."
     if device is not None: method.to(device)
-    device, items = method.backbone.device, _as_items(items)
     method.eval()
-    names, probs = [], []
-    with text_once_per_pass(method.backbone):   # class prompts that do not depend on the image: encoded once
-        for start in range(0, len(items), bs):
-            xs = []
-            for i, item in enumerate(items[start:start+bs], start):
-                try: xs.append(image_input(method.backbone, item))
-                except ImageLoadError as e: warnings.warn(f'Skipping {_name(item, i)}: {e}'); continue
-                names.append(_name(item, i))
-            if xs: probs.append(F.softmax(method(torch.stack(xs).to(device)).float(), dim=-1).cpu())
-    probs = torch.cat(probs) if probs else torch.zeros(0, len(method.classnames))
-    best = probs.max(-1) if len(probs) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
-    table = pd.DataFrame(dict(item=names, **{'class': [method.classnames[i] for i in best[1]]}, probability=best[0].numpy()))
-    return pd.concat([table, pd.DataFrame(probs.numpy(), columns=[f'p({c})' for c in method.classnames])], axis=1)
+    names, probs = _class_probabilities(method, _as_items(items), bs)
+    return _prediction_table(names, probs, method.classnames)
 
 # %% ../nbs/06_inference.ipynb #6e01fa4c
 def image_files(
     paths:list, # image files and folders
 )->list[Path]: # the files, folders expanded into their images (sorted, any depth)
-    "The image files `paths` name: files as given, folders searched for images (other files ignored, with a warning); missing paths and empty folders are errors."
+    "Image files of `paths`: files as given, folders searched for images; missing paths and empty folders are errors."
     if not paths: raise ValueError('No images given: pass image files or folders of images')
     files = []
     for p in map(Path, paths):
         if p.is_dir():
             found, others = _files_in(p)
-            _warn_ignored(others, p)
-            if not found: raise ValueError(f'{p} holds no images ({", ".join(sorted(IMAGE_EXTS))}); pass a folder with images, or image files')
+            _warn_ignored(others, p)    # other files in a folder are ignored, with a warning
+            if not found:
+                raise ValueError(f'{p} holds no images ({", ".join(sorted(IMAGE_EXTS))}); '
+                                 'pass a folder with images, or image files')
             files += found
         elif p.is_file(): files.append(p)
         else: raise FileNotFoundError(f'Image {p} does not exist; check the path')
     return files
 
+# %% ../nbs/06_inference.ipynb #bf72cdb4
 def predict_command(
     checkpoint:str, # a file written by `save_method` (or `medprompt run --save`)
     images:list[str], # image files and folders of images
@@ -80,7 +101,9 @@ def predict_command(
     echo=print, # where messages and the table go
 )->int: # exit status
     "Classify image files and folders with a saved method: `medprompt predict CHECKPOINT IMAGES...`."
-    if not Path(checkpoint).is_file(): raise FileNotFoundError(f'No saved method at {checkpoint}: give the path of a file written by save_method (or `medprompt run --save`)')
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f'No saved method at {checkpoint}: give the path of a file written by save_method '
+                                '(or `medprompt run --save`)')
     with warnings.catch_warnings(record=True) as ignored:
         warnings.simplefilter('always')
         files = image_files(images)
@@ -89,7 +112,8 @@ def predict_command(
         warnings.simplefilter('always')
         table = predict(method, files, bs=bs)
     for w in ignored + skipped: echo(f'warning: {w.message}')
-    if not len(table): raise ValueError(f'None of the {len(files)} images could be read (see the warnings above); check the files')
+    if not len(table):
+        raise ValueError(f'None of the {len(files)} images could be read (see the warnings above); check the files')
     if csv is None: echo(table.round(4).to_string(index=False))
     else:
         with atomic_write(csv, 'w') as f: table.to_csv(f, index=False)

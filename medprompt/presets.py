@@ -24,12 +24,15 @@ def parse_value(s:str):
     try: return json.loads(s)
     except ValueError: return s
 
+# %% ../nbs/05_presets.ipynb #a7e83568
 @functools.cache
 def _read(path:Path)->tuple:
     "The rows of one preset CSV as (protocol, dataset, {key: value}, source, variant) tuples ('' = no variant)."
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in _KEYS if c not in df.columns and c != 'variant']   # 'variant' is optional
-    if missing: raise ValueError(f'Preset file {path} lacks columns {missing}; every preset CSV has protocol, dataset, ..., source')
+    if missing:
+        raise ValueError(f'Preset file {path} lacks columns {missing}; '
+                         'every preset CSV has protocol, dataset, ..., source')
     rows = []
     for r in df.to_dict('records'):
         if r['protocol'] not in PROTOCOLS + ('*',):
@@ -38,35 +41,56 @@ def _read(path:Path)->tuple:
         rows.append((r['protocol'], r['dataset'], vals, r['source'], r.get('variant', '')))
     return tuple(rows)
 
-# %% ../nbs/05_presets.ipynb #db79177c
+# %% ../nbs/05_presets.ipynb #ab12cd4a
 def _specificity(protocol:str, dataset:str)->int: return 2*(dataset != '*') + (protocol != '*')
 
+def _matching(
+    method:str, # a registered method name
+    dataset:str|None, # a benchmark's registry name, or None
+    protocol:str, # 'few_shot' or 'base_to_novel'
+    folder:Path, # where the preset CSVs are
+    variant:str|None=None, # a named alternative recipe, or None
+)->list: # the matching rows, general to specific
+    "The rows of `method`'s table that apply to `dataset` under `protocol` (and `variant`), in merge order."
+    if protocol not in PROTOCOLS: raise ValueError(f'protocol must be one of {PROTOCOLS}, not {protocol!r}')
+    path = Path(folder)/f'{method}.csv'
+    rows = _read(path) if path.is_file() else ()
+    if variant and variant not in {r[4] for r in rows}:
+        known = sorted({r[4] for r in rows} - {''}) or 'none'
+        raise ValueError(f"{method} has no preset variant {variant!r}; its variants: {known}")
+    rows = [r for r in rows if r[0] in ('*', protocol) and r[1] in ('*', dataset) and r[4] in ('', variant)]
+    return sorted(rows, key=lambda r: (r[4] != '', _specificity(r[0], r[1])))
+
+# %% ../nbs/05_presets.ipynb #db79177c
 def preset(
     method:str, # a registered method name
     dataset:str|None=None, # a benchmark's registry name; None or user data: dataset-independent rows only
     protocol:str='few_shot', # 'few_shot' or 'base_to_novel'
     folder:Path=PRESETS, # where the preset CSVs are
-    variant:str|None=None, # a named alternative recipe of the table (e.g. MaPLe's 'paper'): its rows win over the default ones
+    variant:str|None=None, # a named alternative recipe (e.g. MaPLe's 'paper'): its rows win over the default ones
 )->dict: # {hyper-parameter: value}, most specific row winning
     "The reference hyper-parameters of `method` on `dataset` under `protocol`, merged from the preset table."
     return {k: v for _,_,vals,*_ in _matching(method, dataset, protocol, folder, variant) for k,v in vals.items()}
 
-def preset_sources(method:str, dataset:str|None=None, protocol:str='few_shot', folder:Path=PRESETS, variant:str|None=None)->list:
+# %% ../nbs/05_presets.ipynb #db9b97e5
+def preset_sources(
+    method:str, # a registered method name
+    dataset:str|None=None, # as for `preset`
+    protocol:str='few_shot', # 'few_shot' or 'base_to_novel'
+    folder:Path=PRESETS, # where the preset CSVs are
+    variant:str|None=None, # as for `preset`
+)->list: # the source of each matching row
     "Where the values of `preset(method, dataset, protocol, variant=variant)` were read from, general to specific."
     return [r[3] for r in _matching(method, dataset, protocol, folder, variant)]
 
-def _matching(method, dataset, protocol, folder, variant=None):
-    if protocol not in PROTOCOLS: raise ValueError(f'protocol must be one of {PROTOCOLS}, not {protocol!r}')
-    path = Path(folder)/f'{method}.csv'
-    rows = _read(path) if path.is_file() else ()
-    if variant and variant not in {r[4] for r in rows}:
-        raise ValueError(f"{method} has no preset variant {variant!r}; its variants: {sorted({r[4] for r in rows} - {''}) or 'none'}")
-    rows = [r for r in rows if r[0] in ('*', protocol) and r[1] in ('*', dataset) and r[4] in ('', variant)]
-    return sorted(rows, key=lambda r: (r[4] != '', _specificity(r[0], r[1])))
-
 # %% ../nbs/05_presets.ipynb #b3bb1ec9
-def preset_gaps(method:str, dataset:str|None=None, protocol:str='few_shot', folder:Path=PRESETS)->list:
-    "Values the reference sets per dataset under `protocol` but not for `dataset`: they fall back to the method's defaults."
+def preset_gaps(
+    method:str, # a registered method name
+    dataset:str|None=None, # as for `preset`
+    protocol:str='few_shot', # 'few_shot' or 'base_to_novel'
+    folder:Path=PRESETS, # where the preset CSVs are
+)->list: # the names of the values that fall back to the method's defaults, sorted
+    "Values the reference sets per dataset under `protocol` but not for `dataset`: they take the method's defaults."
     path = Path(folder)/f'{method}.csv'
     rows = [r for r in _read(path) if r[4] == ''] if path.is_file() else []
     mine = _matching(method, dataset, protocol, folder)
@@ -76,7 +100,8 @@ def preset_gaps(method:str, dataset:str|None=None, protocol:str='few_shot', fold
 
 # %% ../nbs/05_presets.ipynb #6f5506ae
 def preset_table(folder:Path=PRESETS)->pd.DataFrame:
-    "Every preset row of every method: method, protocol, dataset, variant, the values it sets (as `key=value`), source."
-    rows = [dict(method=p.stem, protocol=pr, dataset=ds, variant=var, values=', '.join(f'{k}={v}' for k,v in vals.items()), source=src)
+    "Every preset row of every method: method, protocol, dataset, variant, the values it sets (`key=value`), source."
+    rows = [dict(method=p.stem, protocol=pr, dataset=ds, variant=var, source=src,
+                 values=', '.join(f'{k}={v}' for k,v in vals.items()))
             for p in sorted(Path(folder).glob('*.csv')) for pr,ds,vals,src,var in _read(p)]
     return pd.DataFrame(rows, columns=['method', 'protocol', 'dataset', 'variant', 'values', 'source'])

@@ -7,6 +7,7 @@ __all__ = ['DEFAULT_TEMPLATE', 'fill_template', 'mean_text_features', 'template_
 
 # %% ../nbs/03_prompts.ipynb #824b2d39
 import torch, torch.nn as nn, torch.nn.functional as F
+from fastcore.basics import patch
 
 from .backbones import Backbone, load_backbone
 
@@ -21,7 +22,7 @@ def fill_template(template:str, classnames:list[str])->list[str]:
 # %% ../nbs/03_prompts.ipynb #c52bb8ef
 @torch.no_grad()
 def mean_text_features(
-    backbone:Backbone,
+    backbone:Backbone, # the frozen model whose text tower encodes the prompts
     texts_per_class:list[list[str]], # for each class, the prompts (templates or descriptions) to average
 )->torch.Tensor: # [n_classes, dim], unit norm
     "Class features as the renormalised mean of the normalised features of each class's prompts."
@@ -35,8 +36,8 @@ def mean_text_features(
 
 # %% ../nbs/03_prompts.ipynb #731343d5
 def template_features(
-    backbone:Backbone,
-    classnames:list[str],
+    backbone:Backbone, # the frozen model whose text tower encodes the prompts
+    classnames:list[str], # the class names that fill the templates
     templates:str|list[str]=DEFAULT_TEMPLATE, # one template or an ensemble
 )->torch.Tensor: # [n_classes, dim], unit norm
     "Zero-shot class features from one template or a template ensemble."
@@ -47,8 +48,8 @@ def template_features(
 class ContextPrompt(nn.Module):
     "Learnable context vectors spliced into every class's prompt (CoOp's prompt learner, backbone-agnostic)."
     def __init__(self,
-        backbone:Backbone,
-        classnames:list[str],
+        backbone:Backbone, # the frozen model the prompts run through
+        classnames:list[str], # one prompt per class
         n_ctx:int=4, # number of context vectors M (ignored when `ctx_init` is given)
         ctx_init:str|None='a photo of a', # words to initialise the context from, or None for random
         csc:bool=False, # class-specific context: one context per class
@@ -76,8 +77,6 @@ class ContextPrompt(nn.Module):
         return ctx.unsqueeze(0).repeat(n_cls, 1, 1) if self.csc else ctx
 
 # %% ../nbs/03_prompts.ipynb #af97aba8
-from fastcore.basics import patch
-
 @patch
 def _build_prompts(self:ContextPrompt):
     "Tokenise the placeholder prompts; keep frozen embeddings, ids and the position permutation as buffers."
@@ -96,8 +95,11 @@ def _build_prompts(self:ContextPrompt):
     self.register_buffer('frozen_embeds', emb, persistent=False)
     self.register_buffer('order', order, persistent=False)
 
+# %% ../nbs/03_prompts.ipynb #ffb5a389
 @patch
-def prompt_embeds(self:ContextPrompt, ctx_shift:torch.Tensor|None=None)->torch.Tensor:
+def prompt_embeds(self:ContextPrompt,
+    ctx_shift:torch.Tensor|None=None, # per-image shift of every context vector [B, d] (CoCoOp's meta-net), or None
+)->torch.Tensor: # [n_cls, L, d], or [B, n_cls, L, d] with `ctx_shift`
     "Prompt embeddings [n_cls, L, d]; with `ctx_shift` [B, d] (CoCoOp's meta-net) [B, n_cls, L, d]."
     n_cls, M = len(self.classnames), self.n_ctx
     ctx = self.ctx if self.csc else self.ctx.unsqueeze(0).expand(n_cls, -1, -1)
@@ -106,11 +108,13 @@ def prompt_embeds(self:ContextPrompt, ctx_shift:torch.Tensor|None=None)->torch.T
         ctx = ctx.unsqueeze(0) + ctx_shift[:, None, None, :]                        # [B, n_cls, M, d]
         emb = emb.unsqueeze(0).expand(ctx.shape[0], -1, -1, -1)
     emb = torch.cat([emb[..., :1, :], ctx.to(emb.dtype), emb[..., 1+M:, :]], dim=-2)
-    idx = self.order[..., None].expand(emb.shape[-3:]) if ctx_shift is None else self.order[None, ..., None].expand(emb.shape)
-    return emb.gather(-2, idx)
+    return emb.gather(-2, self.order[..., None].expand(emb.shape))   # the same permutation for every image
 
+# %% ../nbs/03_prompts.ipynb #ebde092c
 @patch
-def forward(self:ContextPrompt, ctx_shift:torch.Tensor|None=None)->torch.Tensor:
+def forward(self:ContextPrompt,
+    ctx_shift:torch.Tensor|None=None, # per-image context shift [B, d], as for `prompt_embeds`
+)->torch.Tensor: # [n_cls, D], or [B, n_cls, D] with `ctx_shift`
     "Class text features [n_cls, D] (unnormalised); [B, n_cls, D] with a per-image `ctx_shift`."
     emb = self.prompt_embeds(ctx_shift)
     if ctx_shift is None: return self.backbone.encode_text_embeds(emb, self.token_ids)
