@@ -8,13 +8,8 @@ sees, its committed outputs, figures as PNG files), and MkDocs-Material builds t
 order of `nbs/sidebar.yml`, client-side search, one page per notebook. `check_site` then checks that every page exists, every internal link
 and anchor resolves and the search index holds every page.
 
-Three fixes to nbdev's `show_doc` output, at our side (nbdev 3.3, fastcore 2.2; see `fix_show_doc`, `kwargs_docments`):
-- the comment of a `**kwargs` parameter is left out (fastcore's show_doc calls `docments` without `args_kwargs`);
-- source links of symbols imported from another notebook end in `#LNone` (nbdev looks the line up under the
-  symbol's full module path, its table holds bare names): the line is looked up under the bare name;
-- a parameter without annotation whose default is `None` renders as `name:NoneType=None` (docments infers the
-  type from the default): the inferred `:NoneType` is dropped; `Union[..., NoneType]` (typing's repr of
-  `Optional`) reads `Union[..., None]`.
+`show_doc` entries are rendered by `medprompt.showdoc.DocRenderer` (the `renderer` of `[tool.nbdev]`), as on the
+quarto site: source links on their line, `None` for an inferred `NoneType`, the comments of `**kwargs` kept.
 
 Processed notebooks are cached under `_mkdocs/cache`, keyed by the notebook, the library's sources, this script
 and nbdev's version, so a rebuild only re-processes what changed.
@@ -44,34 +39,7 @@ def reading_order(sidebar:Path=NBS/'sidebar.yml')->list:
         return res
     return items(yaml.safe_load(sidebar.read_text())['website']['sidebar']['contents'])
 
-# ---- nbdev processing, with the two show_doc fixes ----
-_RE_LNONE = re.compile(r'\]\((?P<url>[^)\s]*/blob/[^/\s]+/(?P<py>[^)#\s]+\.py))#LNone\)')
-_RE_HEAD = re.compile(r'^#+ (?P<nm>\S+)', re.M)
-
-def fix_show_doc(md:str)->str:
-    "Give `#LNone` source links their line (nbdev's table holds bare names); `NoneType` in signatures reads `None`."
-    from nbdev.doclinks import _get_exps
-    def _line(m):
-        h, lib = _RE_HEAD.search(md), m['py'].split('/')[0]
-        nm = h['nm'] if h else ''
-        line = _get_exps(m['py']).get(nm) or _get_exps(m['py']).get(nm.split('.', 1)[-1] if nm.startswith(lib) else nm)
-        return f"]({m['url']}#L{line})" if line else f"]({m['url']})"
-    return re.sub(r'\bNoneType\b', 'None', re.sub(r':NoneType=None\b', '=None', _RE_LNONE.sub(_line, md)))
-
-def kwargs_docments():
-    "Make show_doc keep the comment of `**kwargs` (fastcore's `_DocmentBase` asks `docments` without `args_kwargs`)."
-    import fastcore.docments as fd
-    if getattr(fd._DocmentBase.__init__, 'keeps_kwargs', False): return
-    init = fd._DocmentBase.__init__
-    def __init__(self, obj):
-        init(self, obj)
-        try: full = fd.docments(obj, full=True, args_kwargs=True)
-        except Exception: return
-        for k, v in full.items():
-            if k in self.dm and not self.dm[k].get('docment'): self.dm[k]['docment'] = v.get('docment')
-    __init__.keeps_kwargs = True
-    fd._DocmentBase.__init__ = __init__
-
+# ---- nbdev processing ----
 def _cache_key(nb:Path)->str:
     import nbdev
     h = hashlib.sha256(nb.read_bytes() + nbdev.__version__.encode() + (ROOT/'pyproject.toml').read_bytes() + Path(__file__).read_bytes())
@@ -85,7 +53,6 @@ def process(nb:Path, cache:Path)->dict:
     from fastcore.nbio import read_nb, nb2dict
     from fastcore.xtras import working_directory
     from nbdev.processors import FilterDefaults
-    kwargs_docments()
     nb_ = read_nb(nb)
     prev = os.environ.get('IN_TEST')
     with working_directory(NBS):
@@ -143,7 +110,7 @@ def _output(o:dict, fig:callable)->str:
         if mime in d: return f'![]({fig(base64.b64decode(_text(d[mime])), ext)})'
     if 'image/svg+xml' in d: return f"![]({fig(_text(d['image/svg+xml']).encode(), 'svg')})"
     if 'text/markdown' in d:
-        md = fix_show_doc(_text(d['text/markdown']))
+        md = _text(d['text/markdown'])
         # an anchor per show_doc entry, named as nbdev's doc links name it (`### CoOp.forward` -> #coop.forward)
         return re.sub(r'^(#+) (\S+)[ \t]*$', lambda m: f"{m[1]} {m[2]} {{ #{m[2].lower()} }}", md, count=1, flags=re.M)
     if 'text/html' in d: return f'<div class="nb-output" markdown="0">\n{_text(d["text/html"]).strip()}\n</div>'
