@@ -156,6 +156,7 @@ def _load_lm(model:str, device, dtype):
                                 f'nor loadable from the Hugging Face hub): {e}') from e
     return lm.to(device).eval(), tok
 
+# %% ../nbs/07_llm_reps.ipynb #d4c1103f
 def _dtype(device:torch.device, dtype:torch.dtype|None)->torch.dtype:
     "The precision to load in: `dtype` if given, else bf16 (or fp16) on CUDA and fp32 elsewhere."
     if dtype is not None: return dtype
