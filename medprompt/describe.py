@@ -215,7 +215,7 @@ def describe_classes(
     generate:Callable|None=None, # list of queries -> answers, instead of sampling `model` (tests, other back ends)
     echo=print, # where progress lines go (None: nowhere)
 )->dict: # the bank (see `read_description_bank`)
-    "Write, resumably, N LLM descriptions of every class to a JSON prompt bank (and maybe CILMP's LLM representations)."
+    "Write, resumably, N LLM descriptions per class to a JSON prompt bank (and, if asked, CILMP's LLM representations)."
     out, echo, classnames = Path(out), echo or (lambda *a: None), list(dict.fromkeys(classnames))
     if not classnames: raise ValueError('No class names given')
     if min(n, bs, max_rounds) < 1: raise ValueError(f'n, bs and max_rounds must be >= 1, got {n}, {bs}, {max_rounds}')
