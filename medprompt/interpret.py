@@ -192,7 +192,7 @@ def cls_logit_grads(
     v:torch.Tensor, # values [B, heads, N, head_dim]
     g:torch.Tensor, # gradient of the score w.r.t. each head's output at the class token [B, heads, head_dim]
 )->torch.Tensor: # [B, heads, N]
-    "Gradient of the score w.r.t. the class token's attention logits: a_t (v_t - Σ_j a_j v_j) · g, the softmax's."
+    "d score / d the class token's attention logits: the softmax's derivative a_t (v_t - Σ_j a_j v_j) · g."
     vbar = (a[..., None] * v).sum(2, keepdim=True)
     return a * ((v - vbar) * g[:, :, None]).sum(-1)
 
