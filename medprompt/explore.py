@@ -80,7 +80,7 @@ def _png(fig:Figure)->bytes:
 
 # %% ../nbs/32_explore.ipynb #3a42252d
 class Explorer:
-    "Browse test images with each method's prediction, probabilities and saliency; filter to mistakes; compare two."
+    "Browse test images: each method's prediction, probabilities and saliency; mistakes only; two methods side by side."
     def __init__(self,
         methods:PromptMethod|dict|None=None, # a trained method, {name: method} on the same classes, or None (the box)
         items:list|None=None, # test images [(path, label)], labels indexing the classes
