@@ -18,12 +18,12 @@ import torch
 from .core import get_device, isolated_rng, save_json_atomic, stable_hash
 from .data import DATASETS, _descriptions, _info
 from .llm_reps import (llm_inputs, llm_representations, parse_classes, _dtype, _eos_ids, _left_pad, _load_lm,
-                                _pad_id, _prompt_ids)
+                                _pad_id, _prompt_ids, _refuse_other_settings)
 
 # %% ../nbs/08_describe.ipynb #336483aa
 DESCRIBE_QUERY = ('Give {n} text descriptive sentences of visual discriminative features for distinct biomedical cases '
                   'of {classname} found in {modality} in the {organ}.')
-REAL_LLM = 'meta-llama/Meta-Llama-3-8B-Instruct'   # the instruction model the commands name for real use (any chat LM works)
+REAL_LLM = 'meta-llama/Meta-Llama-3-8B-Instruct'   # the instruction model the commands name (any chat LM works)
 
 def describe_query(
     classname:str, # the class, as it appears in prompts
@@ -34,8 +34,11 @@ def describe_query(
 )->str:
     "The question that asks an LLM for N sentences on the visual features of `classname` in `modality` of `organ`."
     missing = [k for k,v in dict(modality=modality, organ=organ).items() if not str(v or '').strip()]
-    if missing: raise ValueError(f'The query names the images\' {" and ".join(missing)}: give it (e.g. modality="MRI", organ="brain")')
-    if '{classname}' not in query: raise ValueError(f'The query {query!r} needs a {{classname}} where the class name goes')
+    if missing:
+        raise ValueError(f'The query names the images\' {" and ".join(missing)}: '
+                         f'give it (e.g. modality="MRI", organ="brain")')
+    if '{classname}' not in query:
+        raise ValueError(f'The query {query!r} needs a {{classname}} where the class name goes')
     return query.format(n=n, classname=classname, modality=modality, organ=organ)
 
 # %% ../nbs/08_describe.ipynb #70e172f5
@@ -46,7 +49,7 @@ def parse_descriptions(
     answer:str, # one answer of the LLM
     min_words:int=3, # shorter pieces are fragments, not descriptions
 )->list[str]: # the answer's sentences, in order
-    "The sentences of an LLM answer: list markers, emphasis and quotes removed, preambles (ending in ':') and fragments dropped."
+    "The sentences of an LLM answer, without list markers, emphasis, quotes, preambles (ending in ':') or fragments."
     out = []
     for line in str(answer or '').splitlines():
         item = _MARKER.sub('', line.replace('**', '')).strip()
@@ -57,7 +60,9 @@ def parse_descriptions(
     return out
 
 # %% ../nbs/08_describe.ipynb #7b71a08c
-def _key(s:str)->str: return re.sub(r'\W+', ' ', s.lower()).strip()
+def _key(s:str)->str:
+    "What two sentences must share to be the same: their words, lower-cased."
+    return re.sub(r'\W+', ' ', s.lower()).strip()
 
 def merge_descriptions(
     have:list[str], # the class's descriptions so far
@@ -72,6 +77,28 @@ def merge_descriptions(
     return out
 
 # %% ../nbs/08_describe.ipynb #3399a29e
+def _ask_batch(
+    bank:dict, # {'classes', 'pending', 'answers'}, updated in place
+    batch:list[str], # the classes to ask
+    queries:dict, # {class name: its query}
+    generate:Callable, # list of queries -> list of answers
+    n:int, # N, descriptions wanted per class
+    seed:int, # seed of the sampling
+    min_words:int, # see `parse_descriptions`
+):
+    "Ask `generate` once for the classes of `batch`, in a random stream of their own; merge the answers into `bank`."
+    asked = [len(bank['answers'].get(c, [])) for c in batch]
+    with isolated_rng(int(stable_hash([seed, batch, asked], 8), 16)):
+        answers = list(generate([queries[c] for c in batch]))
+    if len(answers) != len(batch):
+        raise ValueError(f'generate gave {len(answers)} answers to {len(batch)} queries; it must answer each')
+    for c,a in zip(batch, answers):
+        bank['answers'].setdefault(c, []).append(str(a or ''))
+        have = merge_descriptions(bank['pending'].pop(c, []), parse_descriptions(a, min_words), n)
+        if len(have) == n: bank['classes'][c] = have
+        else: bank['pending'][c] = have
+
+# %% ../nbs/08_describe.ipynb #b6dce7ec
 def collect_descriptions(
     queries:dict, # {class name: its query}
     generate:Callable, # list of queries -> list of answers (e.g. `hf_generator`)
@@ -84,25 +111,20 @@ def collect_descriptions(
     min_words:int=3, # see `parse_descriptions`
     echo=print, # where progress lines go (None: nowhere)
 )->dict: # `bank`, every class of `queries` in its 'classes'
-    "Ask for each class's descriptions, parse the answers, and ask again for classes still short of N, a bounded number of times."
+    "Ask for each class's descriptions, parse the answers, and ask again (a bounded number of times) if short of N."
     bank, echo = bank if bank is not None else dict(classes={}, pending={}, answers={}), echo or (lambda *a: None)
     for r in range(max_rounds):
         todo = [c for c in queries if c not in bank['classes']]
         for i in range(0, len(todo), bs):
             batch = todo[i:i+bs]
-            asked = [len(bank['answers'].get(c, [])) for c in batch]
-            with isolated_rng(int(stable_hash([seed, batch, asked], 8), 16)): answers = list(generate([queries[c] for c in batch]))
-            if len(answers) != len(batch): raise ValueError(f'generate gave {len(answers)} answers to {len(batch)} queries; it must answer each')
-            for c,a in zip(batch, answers):
-                bank['answers'].setdefault(c, []).append(str(a or ''))
-                have = merge_descriptions(bank['pending'].pop(c, []), parse_descriptions(a, min_words), n)
-                if len(have) == n: bank['classes'][c] = have
-                else: bank['pending'][c] = have
+            _ask_batch(bank, batch, queries, generate, n, seed, min_words)
             if save: save()
-            echo(f'  round {r+1}: ' + ', '.join(f"{c} {len(bank['classes'].get(c) or bank['pending'][c])}/{n}" for c in batch))
+            counts = [len(bank['classes'].get(c) or bank['pending'][c]) for c in batch]
+            echo(f'  round {r+1}: ' + ', '.join(f'{c} {k}/{n}' for c,k in zip(batch, counts)))
     short = {c: len(bank['pending'].get(c, [])) for c in queries if c not in bank['classes']}
-    if short: raise ValueError(f'After {max_rounds} rounds, classes {list(short)} have only {list(short.values())} of {n} descriptions '
-                               f'(kept): run again to ask more, or ask for fewer')
+    if short:
+        raise ValueError(f'After {max_rounds} rounds, classes {list(short)} have only {list(short.values())} of {n} '
+                         f'descriptions (kept): run again to ask more, or ask for fewer')
     return bank
 
 # %% ../nbs/08_describe.ipynb #c320159a
@@ -123,8 +145,10 @@ def hf_generator(
     def generate(queries:list[str])->list[str]:
         answers = []
         for i in range(0, len(queries), bs):
-            ids, mask = _left_pad(_prompt_ids(tok, llm_inputs(tok, queries[i:i+bs], '{}', chat_template), lm.device), pad)
-            gen = lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos, **sample)
+            texts = llm_inputs(tok, queries[i:i+bs], '{}', chat_template)
+            ids, mask = _left_pad(_prompt_ids(tok, texts, lm.device), pad)
+            gen = lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, pad_token_id=pad,
+                              eos_token_id=eos, **sample)
             answers += [tok.decode(g, skip_special_tokens=True).strip() for g in gen[:, ids.shape[1]:]]
         return answers
     return generate
@@ -136,10 +160,36 @@ def read_description_bank(path:str|Path)->dict:
     "The content of a description bank written by `describe_classes`: {'meta', 'classes', 'pending', 'answers'}."
     path = Path(path)
     try: d = json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, ValueError) as e: raise ValueError(f'{path} is not a readable description bank ({e}); pass overwrite=True or another file') from e
+    except (OSError, ValueError) as e:
+        raise ValueError(f'{path} is not a readable description bank ({e}); pass overwrite=True or another file') from e
     if not isinstance(d, dict) or set(d) != _BANK_KEYS:
-        raise ValueError(f'{path} is not a description bank written by `medprompt describe`; pass another file (or overwrite=True to replace it)')
+        raise ValueError(f'{path} is not a description bank written by `medprompt describe`; '
+                         f'pass another file (or overwrite=True to replace it)')
     return d
+
+# %% ../nbs/08_describe.ipynb #86e24cf0
+def _start_or_resume(
+    out:Path, # the bank file
+    settings:dict, # what produces its descriptions (model, query, sampling)
+    overwrite:bool, # start afresh even if `out` exists
+)->dict:
+    "The bank to go on with: `out`'s if it exists (and was written with `settings`), else an empty one."
+    if not out.exists() or overwrite: return dict(meta=settings, classes={}, pending={}, answers={})
+    bank = read_description_bank(out)
+    _refuse_other_settings(out, bank['meta'], settings, 'pass overwrite=True to start it again, or another file')
+    return bank
+
+# %% ../nbs/08_describe.ipynb #d175687f
+def _ask_missing(bank:dict, queries:dict, out:Path, generate:Callable, n:int, seed:int, bs:int, max_rounds:int,
+                 min_words:int, echo:Callable):
+    "Collect the descriptions of the classes of `queries` that `bank` lacks, saving it to `out` after every batch."
+    todo = [c for c in queries if c not in bank['classes']]
+    echo(f'{len(queries) - len(todo)} of {len(queries)} classes already have {n} descriptions in {out}; '
+         f'asking for {len(todo)}')
+    if not todo: return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    collect_descriptions({c: queries[c] for c in todo}, generate, n, bank, lambda: save_json_atomic(bank, out),
+                         seed, bs, max_rounds, min_words, echo)
 
 # %% ../nbs/08_describe.ipynb #4351f5d3
 def describe_classes(
@@ -161,44 +211,44 @@ def describe_classes(
     overwrite:bool=False, # start `out` afresh
     device=None, # default: CUDA when available, else CPU
     dtype:torch.dtype|None=None, # default: bf16 (or fp16) on CUDA, fp32 on CPU
-    reps_out:str|Path|None=None, # also write CILMP's LLM representations of the classes here, from the same loaded model
+    reps_out:str|Path|None=None, # also write CILMP's LLM representations of the classes here, from the same model
     generate:Callable|None=None, # list of queries -> answers, instead of sampling `model` (tests, other back ends)
     echo=print, # where progress lines go (None: nowhere)
 )->dict: # the bank (see `read_description_bank`)
-    "Write, resumably, N LLM descriptions of every class to a JSON prompt bank (and optionally the LLM representations CILMP reads)."
+    "Write, resumably, N LLM descriptions per class to a JSON prompt bank (and, if asked, CILMP's LLM representations)."
     out, echo, classnames = Path(out), echo or (lambda *a: None), list(dict.fromkeys(classnames))
     if not classnames: raise ValueError('No class names given')
-    if min(n, bs, max_rounds) < 1: raise ValueError(f'n, bs and max_rounds must be at least 1, got {n}, {bs}, {max_rounds}')
+    if min(n, bs, max_rounds) < 1: raise ValueError(f'n, bs and max_rounds must be >= 1, got {n}, {bs}, {max_rounds}')
     queries = {c: describe_query(c, modality, organ, n, query) for c in classnames}
-    settings = dict(model=str(model), query=query, modality=modality, organ=organ, n=n, seed=seed, max_new_tokens=max_new_tokens,
-                    temperature=temperature, top_p=top_p, min_words=min_words, chat_template=chat_template)
-    bank = dict(meta=settings, classes={}, pending={}, answers={})
-    if out.exists() and not overwrite:
-        bank = read_description_bank(out)
-        differ = {k: (bank['meta'].get(k), v) for k,v in settings.items() if bank['meta'].get(k) != v}
-        if differ: raise ValueError(f'{out} was written with other settings ({", ".join(f"{k}: {a!r}, now {b!r}" for k,(a,b) in differ.items())}); '
-                                    f'pass overwrite=True to start it again, or another file')
+    bank = _start_or_resume(out, dict(model=str(model), query=query, modality=modality, organ=organ, n=n, seed=seed,
+                                      max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                                      min_words=min_words, chat_template=chat_template), overwrite)
     device = get_device(device)
     load = functools.cache(lambda: _load_lm(str(model), device, _dtype(device, dtype)))   # once, and only if needed
     sampler = functools.cache(lambda: hf_generator(*load(), bs, max_new_tokens, temperature, top_p, chat_template))
-    todo = [c for c in classnames if c not in bank['classes']]
-    echo(f'{len(classnames) - len(todo)} of {len(classnames)} classes already have {n} descriptions in {out}; asking for {len(todo)}')
-    if todo:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        collect_descriptions({c: queries[c] for c in todo}, generate or (lambda qs: sampler()(qs)), n, bank,
-                             lambda: save_json_atomic(bank, out), seed, bs, max_rounds, min_words, echo)
+    _ask_missing(bank, queries, out, generate or (lambda qs: sampler()(qs)), n, seed, bs, max_rounds, min_words, echo)
     if reps_out is not None:
-        llm_representations(model, classnames, reps_out, device=device, bs=bs, chat_template=chat_template, dtype=dtype, load=load, echo=echo)
+        llm_representations(model, classnames, reps_out, device=device, bs=bs, chat_template=chat_template,
+                            dtype=dtype, load=load, echo=echo)
     return bank
+
+# %% ../nbs/08_describe.ipynb #875cea09
+def _where(info)->str:
+    "The dataset as `--classes` names it: the registered name, or the folder or CSV as given (shell-quoted)."
+    return info.name if info.name in DATASETS else shlex.quote(str(info.source))
+
+def _stem(info)->str:
+    "A file-name stem from the dataset's name."
+    return re.sub(r'[^A-Za-z0-9.+-]+', '_', info.name).strip('_') or 'dataset'
 
 # %% ../nbs/08_describe.ipynb #2c48d0ba
 def missing_descriptions(
     classnames:list[str], # the classes a run needs
-    prompt_bank:dict|str|Path|None=None, # {class: [descriptions]}, a JSON file of one (optionally under "classes"), or None: `packaged`
+    prompt_bank:dict|str|Path|None=None, # {class: [descriptions]}, a JSON file of one (maybe under "classes"), or None
     packaged=(), # the classes the method's shipped bank describes, for `prompt_bank=None`
 )->list[str]: # the classes without descriptions, in order
-    "The classes a prompt bank gives no description (all of them when its file does not exist), read as the methods read it."
-    from medprompt.methods.zeroshot import class_descriptions   # the methods' own reader (imported here: zero-shot imports this module)
+    "The classes a prompt bank does not describe (all when its file does not exist), read as the methods read it."
+    from medprompt.methods.zeroshot import class_descriptions   # the methods' reader (zero-shot imports this module)
     if prompt_bank is None: return [c for c in classnames if c not in set(packaged)]
     if isinstance(prompt_bank, (str, Path)) and not Path(prompt_bank).expanduser().is_file(): return list(classnames)
     def lacks(c):
@@ -207,9 +257,6 @@ def missing_descriptions(
     return [c for c in classnames if lacks(c)]
 
 # %% ../nbs/08_describe.ipynb #da9bb4d7
-def _where(info)->str: return info.name if info.name in DATASETS else shlex.quote(str(info.source))
-def _stem(info)->str: return re.sub(r'[^A-Za-z0-9.+-]+', '_', info.name).strip('_') or 'dataset'
-
 def descriptions_needed(
     method:str, # the method's name
     missing:list[str], # the classes without descriptions
@@ -223,6 +270,7 @@ def descriptions_needed(
     return (f'{method} has no LLM descriptions of {missing}: write them with `medprompt describe --model {REAL_LLM} '
             f'--classes {_where(info)}{where} --out {out}` and pass --set {setting}={out}')
 
+# %% ../nbs/08_describe.ipynb #93a5db4d
 def reps_needed(
     method:str, # the method's name
     missing:list[str], # the classes without LLM representations
@@ -231,13 +279,15 @@ def reps_needed(
 )->str: # one line
     "Which classes `method` has no LLM representations of, and the `medprompt llm-reps` command that computes them."
     out = str(reps) if reps is not None else f'{_stem(info)}-llm-reps.pt'
-    return (f'{method} has no LLM representations of {missing}: compute them with `medprompt llm-reps --model {REAL_LLM} '
-            f'--classes {_where(info)} --out {out}` (or `medprompt describe ... --reps-out {out}`) and pass --set reps={out}')
+    return (f'{method} has no LLM representations of {missing}: compute them with '
+            f'`medprompt llm-reps --model {REAL_LLM} --classes {_where(info)} --out {out}` '
+            f'(or `medprompt describe ... --reps-out {out}`) and pass --set reps={out}')
 
+# %% ../nbs/08_describe.ipynb #ad48d8b8
 def descriptions_requirement(
     method:str, # the method's name
     info, # the dataset's `DatasetInfo`
-    descriptions=None, # the method's `descriptions` setting: None or False (templates), True (the shipped bank), a dict or a JSON file
+    descriptions=None, # its `descriptions`: None or False (templates), True (the shipped bank), a dict or a JSON file
 )->list[str]: # one line per missing input (none or one)
     "What a method with a `descriptions` setting (zero-shot, LP++) lacks: the classes its descriptions do not cover."
     if descriptions is None or descriptions is False: return []
@@ -257,11 +307,14 @@ def describe_command(
     echo=print, # where progress lines go
     **kwargs, # passed to `describe_classes` (seed, bs, max_new_tokens, temperature, max_rounds, overwrite, device, ...)
 )->int: # exit status
-    "Body of `medprompt describe`: write (or complete) N descriptions per class, and optionally the classes' LLM representations."
+    "Body of `medprompt describe`: write (or complete) N descriptions per class, optionally their LLM representations."
     info = _info(str(classes))
     modality, organ = modality or (info.modality if info else None), organ or (info.organ if info else None)
     if not (modality and organ):
-        raise ValueError(f'{classes} is not a registered dataset: give the images\' --modality and --organ (e.g. --modality MRI --organ brain); the query names them')
-    bank = describe_classes(model, parse_classes(classes), out, modality, organ, n=n, reps_out=reps_out, echo=echo, **kwargs)
-    echo(f"{out}: {len(bank['classes'])} classes x {n} descriptions from {bank['meta']['model']}" + (f'; LLM representations in {reps_out}' if reps_out else ''))
+        raise ValueError(f'{classes} is not a registered dataset: give the images\' --modality and --organ '
+                         f'(e.g. --modality MRI --organ brain); the query names them')
+    bank = describe_classes(model, parse_classes(classes), out, modality, organ, n=n, reps_out=reps_out, echo=echo,
+                            **kwargs)
+    reps = f'; LLM representations in {reps_out}' if reps_out else ''
+    echo(f"{out}: {len(bank['classes'])} classes x {n} descriptions from {bank['meta']['model']}" + reps)
     return 0

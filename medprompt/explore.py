@@ -10,6 +10,7 @@ import contextlib, html, io
 from pathlib import Path
 
 import ipywidgets as W
+from fastcore.basics import patch
 from IPython.display import display
 from matplotlib.figure import Figure
 
@@ -22,6 +23,24 @@ from .interpret import saliency, denormalize, show_saliency
 from .train import PromptMethod, image_input, load_method
 
 # %% ../nbs/32_explore.ipynb #1acf4afc
+def _pick_dataset(
+    folder:Path, # the results folder (for the message)
+    rows:list[dict], # its run records that have a checkpoint
+    dataset:str|None, # the dataset asked for (its name or as given to the run), or None: the only one
+)->tuple: # (dataset as given to the run, subset)
+    "The one (dataset, subset) of the runs to show; several without `dataset=` or none matching it are an error."
+    groups = {_run_key(r): r['dataset'] for r in rows}
+    picked = [k for k,name in groups.items() if dataset in (None, name, k[0])]
+    if len(picked) != 1:
+        raise ValueError(f'{folder} holds runs on ' + ', '.join(sorted(groups.values()))
+                         + (f'; none on {dataset!r}' if not picked else '') + '; pick one with dataset=')
+    return picked[0]
+
+def _run_key(r:dict)->tuple:
+    "A run's dataset as given to it, and its base/novel subset."
+    return r['settings']['dataset'], r['settings'].get('subset', 'all')
+
+# %% ../nbs/32_explore.ipynb #a6f82c02
 def load_results(
     folder:str|Path, # a results folder with `runs/*.json` and the `<run_id>.pt` checkpoints beside them
     root:str|Path|None=None, # data root of benchmark datasets (the runs do not record it)
@@ -30,20 +49,17 @@ def load_results(
 )->tuple[dict, list, list]: # ({run id: method}, test items [(path, label)], class names)
     "The saved methods of a results folder and the test images of their dataset."
     folder = Path(folder).expanduser()
-    if not folder.is_dir(): raise FileNotFoundError(f'Results folder {folder} does not exist; give a folder written by `medprompt run --save`')
+    if not folder.is_dir():
+        raise FileNotFoundError(f'Results folder {folder} does not exist; '
+                                f'give a folder written by `medprompt run --save`')
     rows = [r for r in read_runs(folder) if (folder/f"{r['run_id']}.pt").is_file()]
-    if not rows: raise ValueError(f'{folder} holds no saved methods (runs/<run_id>.json with <run_id>.pt beside it); run `medprompt run --save --out {folder}`')
-    key = lambda r: (r['settings']['dataset'], r['settings'].get('subset', 'all'))
-    groups = {key(r): r['dataset'] for r in rows}
-    picked = [k for k,name in groups.items() if dataset in (None, name, k[0])]
-    if len(picked) != 1:
-        raise ValueError(f'{folder} holds runs on ' + ', '.join(sorted(groups.values())) + (f'; none on {dataset!r}' if not picked else '')
-                         + '; pick one with dataset=')
-    name, subset = picked[0]
+    if not rows:
+        raise ValueError(f'{folder} holds no saved methods (runs/<run_id>.json with <run_id>.pt beside it); '
+                         f'run `medprompt run --save --out {folder}`')
+    name, subset = key = _pick_dataset(folder, rows, dataset)
     ds = base_novel(load_dataset(name, root=root), subset)
     device, backbones, methods = get_device(device), {}, {}
-    for r in rows:
-        if key(r) != picked[0]: continue
+    for r in (r for r in rows if _run_key(r) == key):
         if r['backbone'] not in backbones: backbones[r['backbone']] = load_backbone(r['backbone'], device=device)
         methods[r['run_id']] = load_method(folder/f"{r['run_id']}.pt", backbone=backbones[r['backbone']]).to(device)
     return methods, drop_unreadable(ds.test, f'{ds.name} test'), list(ds.classnames)
@@ -62,36 +78,50 @@ def _png(fig:Figure)->bytes:
     "The figure as PNG bytes."
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); return buf.getvalue()
 
+# %% ../nbs/32_explore.ipynb #3a42252d
 class Explorer:
-    "Browse test images with each method's prediction, probabilities and saliency; filter to mistakes; compare two methods."
+    "Browse test images: each method's prediction, probabilities and saliency; mistakes only; two methods side by side."
     def __init__(self,
-        methods:PromptMethod|dict|None=None, # a trained method, {name: method} on the same classes, or None (load a folder from the box)
+        methods:PromptMethod|dict|None=None, # a trained method, {name: method} on the same classes, or None (the box)
         items:list|None=None, # test images [(path, label)], labels indexing the classes
         classnames:list|None=None, # default: the first method's
         root:str|Path|None=None, # data root for benchmark datasets of folders loaded from the box
         device:str|None=None, # where methods loaded from a folder run (default: CUDA when available)
     ):
         self.root, self.device = root, device
-        self.folder, self.load = W.Text(placeholder='results folder (medprompt run --save --out ...)', layout=W.Layout(width='420px')), W.Button(description='Load')
-        wide = dict(style={'description_width': 'initial'})
-        self.method, self.compare = W.Dropdown(description='method', **wide), W.Dropdown(description='compare with', **wide)
-        self.mistakes, self.overlay = W.Checkbox(description='mistakes only'), W.Checkbox(description='saliency overlay')
-        self.index = W.IntSlider(description='image', min=0, max=0, continuous_update=False, readout=False)   # the status line counts from 1
-        self.prev, self.next = W.Button(description='◀', layout=W.Layout(width='40px')), W.Button(description='▶', layout=W.Layout(width='40px'))
-        self.status, self.panels = W.HTML(), W.HBox()
-        self.load.on_click(lambda _: self._load_clicked())
-        self.prev.on_click(lambda _: self._step(-1)); self.next.on_click(lambda _: self._step(1))
-        for w in (self.method, self.compare, self.mistakes): w.observe(lambda _: self._refilter(), 'value')
-        for w in (self.index, self.overlay): w.observe(lambda _: self.refresh(), 'value')
-        self.ui = W.VBox([W.HBox([self.folder, self.load]), W.HBox([self.method, self.compare]),
-                          W.HBox([self.mistakes, self.overlay]), W.HBox([self.prev, self.index, self.next]), self.status, self.panels])
+        self._make_widgets()
+        self._connect()
         self.set_methods(methods or {}, items or [], classnames)
 
     def _ipython_display_(self): display(self.ui)
 
-# %% ../nbs/32_explore.ipynb #fc3c5176
-from fastcore.basics import patch
+# %% ../nbs/32_explore.ipynb #b0c458cf
+@patch
+def _make_widgets(self:Explorer):
+    "The folder box, the method pickers, the filters, the image slider and its buttons, the status line, the panels."
+    wide, narrow = dict(style={'description_width': 'initial'}), W.Layout(width='40px')
+    self.folder = W.Text(placeholder='results folder (medprompt run --save --out ...)', layout=W.Layout(width='420px'))
+    self.load = W.Button(description='Load')
+    self.method, self.compare = W.Dropdown(description='method', **wide), W.Dropdown(description='compare with', **wide)
+    self.mistakes, self.overlay = W.Checkbox(description='mistakes only'), W.Checkbox(description='saliency overlay')
+    self.index = W.IntSlider(description='image', min=0, max=0, continuous_update=False,
+                             readout=False)   # the status line counts from 1
+    self.prev, self.next = W.Button(description='◀', layout=narrow), W.Button(description='▶', layout=narrow)
+    self.status, self.panels = W.HTML(), W.HBox()
+    self.ui = W.VBox([W.HBox([self.folder, self.load]), W.HBox([self.method, self.compare]),
+                      W.HBox([self.mistakes, self.overlay]), W.HBox([self.prev, self.index, self.next]),
+                      self.status, self.panels])
 
+# %% ../nbs/32_explore.ipynb #df59249d
+@patch
+def _connect(self:Explorer):
+    "Wire the controls to the explorer's actions."
+    self.load.on_click(lambda _: self._load_clicked())
+    self.prev.on_click(lambda _: self._step(-1)); self.next.on_click(lambda _: self._step(1))
+    for w in (self.method, self.compare, self.mistakes): w.observe(lambda _: self._refilter(), 'value')
+    for w in (self.index, self.overlay): w.observe(lambda _: self.refresh(), 'value')
+
+# %% ../nbs/32_explore.ipynb #fc3c5176
 @patch
 def set_methods(self:Explorer,
     methods:PromptMethod|dict, # a trained method, or {name: method} on the same classes
@@ -103,13 +133,17 @@ def set_methods(self:Explorer,
     if methods and not items: raise ValueError('Give the test images to browse: items=[(path, label), ...]')
     classnames = list(classnames or (next(iter(methods.values())).classnames if methods else []))
     wrong = [n for n,m in methods.items() if m.classnames != classnames]
-    if wrong: raise ValueError(f'Methods {wrong} classify other classes than {classnames}; compare methods trained on the same classes')
-    self.methods, self.classnames, self.items, self._preds = methods, classnames, drop_unreadable(list(items), 'the items to explore'), {}
+    if wrong:
+        raise ValueError(f'Methods {wrong} classify other classes than {classnames}; '
+                         f'compare methods trained on the same classes')
+    self.methods, self.classnames, self._preds = methods, classnames, {}
+    self.items = drop_unreadable(list(items), 'the items to explore')
     with _quiet(self):
         self.method.options, self.compare.options = list(methods), [_NONE, *methods]
         self.method.value, self.compare.value = (next(iter(methods)) if methods else None), _NONE
     self._refilter()
 
+# %% ../nbs/32_explore.ipynb #5426dc0d
 @patch
 def load_folder(self:Explorer,
     folder:str|Path, # a results folder written by `medprompt run --save`
@@ -119,6 +153,7 @@ def load_folder(self:Explorer,
     self.set_methods(*load_results(folder, self.root, dataset, self.device))
     self.folder.value = str(folder)
 
+# %% ../nbs/32_explore.ipynb #4ef03590
 @patch(cls_method=True)
 def from_folder(cls:Explorer,
     folder:str|Path, # a results folder written by `medprompt run --save`
@@ -130,13 +165,14 @@ def from_folder(cls:Explorer,
     ex = cls(root=root, device=device); ex.load_folder(folder, dataset)
     return ex
 
-# %% ../nbs/32_explore.ipynb #fc6bacc3
+# %% ../nbs/32_explore.ipynb #34d85ec8
 @patch
 def predictions(self:Explorer, name:str):
     "`predict`'s table (class, probability, p(class) columns) of method `name` on every test item, computed once."
     if name not in self._preds: self._preds[name] = predict(self.methods[name], [p for p,_ in self.items])
     return self._preds[name]
 
+# %% ../nbs/32_explore.ipynb #fc6bacc3
 @patch
 def visible(self:Explorer)->list[int]:
     "Indices of the items the filter keeps: all, or those the selected method gets wrong."
@@ -169,36 +205,57 @@ def _step(self:Explorer, by:int):
 def _load_clicked(self:Explorer):
     "The Load button: load the folder in the box, or say why not."
     try: self.load_folder(self.folder.value.strip())
-    except (FileNotFoundError, ValueError) as e: self.status.value = f'<span style="color:red">{html.escape(str(e))}</span>'
+    except (FileNotFoundError, ValueError) as e: self.status.value = _red(str(e))
 
 # %% ../nbs/32_explore.ipynb #c3245e9c
+def _red(text:str)->str:
+    "`text`, HTML-escaped, in red."
+    return f'<span style="color:red">{html.escape(text)}</span>'
+
+def _caption(
+    name:str, # the method's name
+    true:str, # the true class
+    row, # the method's `predict` row of the image: 'class', 'probability' and a 'p(<class>)' per class
+    classnames:list[str],
+)->str: # HTML
+    "The method's name, the true class, the predicted one (green when right, red when wrong) and every probability."
+    pred = row['class']
+    probs = sorted(((row[f'p({c})'], c) for c in classnames), reverse=True)
+    return (f'<b>{html.escape(name)}</b><br>true: {html.escape(true)}<br>predicted: '
+            f'<span style="color:{"green" if pred == true else "red"}">{html.escape(pred)}</span> '
+            f'({row["probability"]:.0%})'
+            '<table>' + ''.join(f'<tr><td>{html.escape(c)}</td><td>{p:.1%}</td></tr>' for p,c in probs) + '</table>')
+
+# %% ../nbs/32_explore.ipynb #bcf62d69
 @patch
 def panel(self:Explorer, name:str, i:int)->W.VBox:
-    "Method `name`'s view of item `i`: the image (saliency of the predicted class over it when the overlay is on) and a caption."
+    "Method `name`'s view of item `i`: the image (under its predicted class's saliency if overlaid) and a caption."
     m, (path, label) = self.methods[name], self.items[i]
     row = self.predictions(name).iloc[i]
     x = image_input(m.backbone, path)
     smap = saliency(m, x[None], classes=[self.classnames.index(row['class'])])[0] if self.overlay.value else None
     fig = Figure(figsize=(2.8, 2.8), layout='constrained')
     show_saliency(fig.subplots(), denormalize(m.backbone, x[None])[0], smap)
-    true, pred = self.classnames[label], row['class']
-    probs = sorted(((row[f'p({c})'], c) for c in self.classnames), reverse=True)
-    caption = (f'<b>{html.escape(name)}</b><br>true: {html.escape(true)}<br>predicted: '
-               f'<span style="color:{"green" if pred == true else "red"}">{html.escape(pred)}</span> ({row["probability"]:.0%})'
-               '<table>' + ''.join(f'<tr><td>{html.escape(c)}</td><td>{p:.1%}</td></tr>' for p,c in probs) + '</table>')
-    return W.VBox([W.Image(value=_png(fig), format='png', width=224), W.HTML(caption)], layout=W.Layout(margin='0 12px 0 0'))
+    caption = _caption(name, self.classnames[label], row, self.classnames)
+    return W.VBox([W.Image(value=_png(fig), format='png', width=224), W.HTML(caption)],
+                  layout=W.Layout(margin='0 12px 0 0'))
 
+# %% ../nbs/32_explore.ipynb #e3917160
 @patch
 def refresh(self:Explorer):
     "Redraw the status line and the panels of the selected method(s) on the image on screen."
     if getattr(self, '_busy', False): return
     i, vis = self.shown(), self.visible()
-    if not self.methods: self.status.value, self.panels.children = 'Load a results folder, or pass methods and test items.', (); return
+    if not self.methods:
+        self.status.value, self.panels.children = 'Load a results folder, or pass methods and test items.', ()
+        return
     if i is None:
-        self.status.value, self.panels.children = f'{self.method.value} gets every one of the {len(self.items)} test images right.', (); return
+        self.status.value = f'{self.method.value} gets every one of the {len(self.items)} test images right.'
+        self.panels.children = ()
+        return
     what = 'mistakes' if self.mistakes.value else 'test images'
     self.status.value = f'{html.escape(str(self.items[i][0]))}: image {self.index.value + 1} of {len(vis)} {what}'
     names = [self.method.value] + ([self.compare.value] if self.compare.value not in (_NONE, self.method.value) else [])
     try: self.panels.children = [self.panel(n, i) for n in names]
     except (RuntimeError, ValueError, TypeError) as e:   # shown: a widget callback's exception would only reach the log
-        self.status.value += "<br><span style='color:red'>" + html.escape(f'{type(e).__name__}: {e}') + '</span>'
+        self.status.value += '<br>' + _red(f'{type(e).__name__}: {e}')

@@ -20,16 +20,11 @@ from .prompts import ContextPrompt
 from .train import PromptMethod, image_input
 
 # %% ../nbs/31_interpret.ipynb #f272048f
-def vocabulary(
-    backbone:Backbone,
-)->tuple[torch.Tensor, list[str]]: # (input embeddings [V, width], token strings [V])
-    "Every token of the text tower's vocabulary: its input embedding and a readable string."
-    t = backbone.text
-    emb = (t.encoder.transformer.get_input_embeddings() if t.kind == 'hf' else t.model.token_embedding).weight.detach().float()
-    tok = backbone.tokenizer
-    if t.kind == 'hf':
-        words = tok.tokenizer.convert_ids_to_tokens(list(range(len(emb))))
-        return emb, [w if w is not None else f'[{i}]' for i,w in enumerate(words)]
+def _bpe_words(
+    tok, # an OpenAI-style BPE tokenizer (open_clip's)
+    n:int, # vocabulary size: token ids 0..n-1
+)->list[str]:
+    "Each token id as the text it stands for; a piece that does not end a word gets a trailing '-'."
     special = set(getattr(tok, 'all_special_ids', [tok.sot_token_id, tok.eot_token_id]))
     def text(i):
         s = tok.decoder.get(i)
@@ -37,17 +32,31 @@ def vocabulary(
         if i in special: return s
         word = bytearray(tok.byte_decoder[c] for c in s.removesuffix('</w>')).decode('utf-8', errors='replace')
         return word if s.endswith('</w>') else word + '-'
-    return emb, [text(i) for i in range(len(emb))]
+    return [text(i) for i in range(n)]
+
+# %% ../nbs/31_interpret.ipynb #a4448565
+def vocabulary(
+    backbone:Backbone,
+)->tuple[torch.Tensor, list[str]]: # (input embeddings [V, width], token strings [V])
+    "Every token of the text tower's vocabulary: its input embedding and a readable string."
+    t, tok = backbone.text, backbone.tokenizer
+    emb = (t.encoder.transformer.get_input_embeddings() if t.kind == 'hf' else t.model.token_embedding).weight
+    emb = emb.detach().float()
+    if t.kind == 'hf':
+        words = tok.tokenizer.convert_ids_to_tokens(list(range(len(emb))))
+        return emb, [w if w is not None else f'[{i}]' for i,w in enumerate(words)]
+    return emb, _bpe_words(tok, len(emb))
 
 # %% ../nbs/31_interpret.ipynb #c5078ee7
 def learned_context(
     method:PromptMethod, # a method with CoOp's learnable context (`method.prompt`, a `ContextPrompt`)
 )->torch.Tensor: # [M, width], or [n_classes, M, width] for class-specific context
-    "The learned context vectors of CoOp and its descendants (CoCoOp, KgCoOp, ProGrad, BiomedCoOp, MaPLe's first layer, CILMP)."
+    "The learned context of CoOp and its heirs (CoCoOp, KgCoOp, ProGrad, BiomedCoOp, MaPLe's first layer, CILMP)."
     p = getattr(method, 'prompt', None)
     if not isinstance(p, ContextPrompt):
-        raise TypeError(f'{method.name} has no learned text context (no ContextPrompt at `.prompt`); nearest words need '
-                        f'CoOp or a method built on it (cocoop, kgcoop, prograd, biomedcoop, maple, cilmp)')
+        raise TypeError(f'{method.name} has no learned text context (no ContextPrompt at `.prompt`); '
+                        f'nearest words need CoOp or a method built on it '
+                        f'(cocoop, kgcoop, prograd, biomedcoop, maple, cilmp)')
     return p.ctx.detach()
 
 # %% ../nbs/31_interpret.ipynb #066a7257
@@ -59,18 +68,23 @@ def nearest_words(
 )->pd.DataFrame: # one row per (class,) context position and rank: token and Euclidean distance
     "The `k` vocabulary tokens nearest each learned context vector, with their distances (CoOp's interpretation)."
     if isinstance(source, PromptMethod):
-        backbone, classnames, ctx = backbone or source.backbone, classnames or source.classnames, learned_context(source)
-    elif backbone is None: raise ValueError('Context vectors need the backbone whose vocabulary to search: pass backbone=')
+        backbone, classnames = backbone or source.backbone, classnames or source.classnames
+        ctx = learned_context(source)
+    elif backbone is None:
+        raise ValueError('Context vectors need the backbone whose vocabulary to search: pass backbone=')
     else: ctx = source.detach()
     emb, words = vocabulary(backbone)
-    if ctx.shape[-1] != emb.shape[1]: raise ValueError(f'Context vectors of width {ctx.shape[-1]} do not fit the {emb.shape[1]}-wide token embeddings of {backbone.id}')
+    if ctx.shape[-1] != emb.shape[1]:
+        raise ValueError(f'Context vectors of width {ctx.shape[-1]} do not fit the {emb.shape[1]}-wide '
+                         f'token embeddings of {backbone.id}')
     flat = ctx.reshape(-1, ctx.shape[-1]).float().to(emb.device)
     dist, idx = torch.cdist(flat, emb, compute_mode='donot_use_mm_for_euclid_dist').topk(k, largest=False)
     M = ctx.shape[-2]
     rows = []
     for j in range(len(flat)):
         cls = {} if ctx.dim() == 2 else {'class': classnames[j // M] if classnames else j // M}
-        rows += [dict(**cls, position=j % M + 1, rank=r + 1, token=words[int(idx[j, r])], distance=float(dist[j, r])) for r in range(k)]
+        rows += [dict(**cls, position=j % M + 1, rank=r + 1, token=words[int(idx[j, r])], distance=float(dist[j, r]))
+                 for r in range(k)]
     return pd.DataFrame(rows)
 
 # %% ../nbs/31_interpret.ipynb #5edd5b00
@@ -88,7 +102,8 @@ def plot_nearest_words(
     im = ax.imshow(dist, cmap='viridis_r', aspect='auto')
     for i, (_, g) in enumerate(groups):
         for j, (w, d) in enumerate(zip(g.sort_values('rank')['token'], g.sort_values('rank')['distance'])):
-            ax.text(j, i, f'{w}\n{d:.2f}', ha='center', va='center', fontsize=7, color='white' if d > im.norm.vmax*0.6 else 'black')
+            ax.text(j, i, f'{w}\n{d:.2f}', ha='center', va='center', fontsize=7,
+                    color='white' if d > im.norm.vmax*0.6 else 'black')
     labels = [' / '.join(str(v) for v in (key if isinstance(key, tuple) else (key,))) for key,_ in groups]
     ax.set_yticks(range(len(groups)), [f'ctx {l}' for l in labels], fontsize=8)
     ax.set_xticks(range(k), [f'#{r+1}' for r in range(k)], fontsize=8)
@@ -118,6 +133,7 @@ def attention_qkv(
     q, k, v = F.linear(x, m.in_proj_weight, m.in_proj_bias).reshape(B, N, 3, m.num_heads, -1).permute(2, 0, 3, 1, 4)
     return q, k, v, m.out_proj.weight
 
+# %% ../nbs/31_interpret.ipynb #c59cd5b2
 def cls_attention_probs(
     q:torch.Tensor, # queries [B, heads, N, head_dim] (from `attention_qkv`)
     k:torch.Tensor, # keys [B, heads, N, head_dim]
@@ -132,7 +148,7 @@ def capture_attention(
     layer:int=-1, # which block's attention to record
     grad:bool=False, # make the attention output a leaf that collects the gradient of what follows
 ):
-    "Inside the block, every forward pass of the image tower appends `{'x': attention input, 'out': attention output}` to the yielded list."
+    "Inside the block, each pass of the image tower appends {'x': attention input, 'out': its output} to the list."
     passes, attn = [], backbone.vision.blocks[layer].attn
     def pre(mod, args, kwargs): passes.append(dict(x=args[0].detach()))
     def post(mod, args, out):
@@ -148,7 +164,7 @@ def capture_attention(
 # %% ../nbs/31_interpret.ipynb #e5d32970
 @contextlib.contextmanager
 def recorded_prompts(backbone:Backbone):
-    "Inside the block, the token count of every vision prompt a method hooks in (`Backbone.prompt_vision`) is appended to the yielded list."
+    "Inside the block, the token count of each vision prompt hooked in (`Backbone.prompt_vision`) goes to the list."
     counts, hook = [], backbone.prompt_vision
     def record(shallow, deep=None, replace=False, after_norm=False):
         counts.append((shallow() if callable(shallow) else shallow).shape[-2])
@@ -157,12 +173,13 @@ def recorded_prompts(backbone:Backbone):
     try: yield counts
     finally: del backbone.prompt_vision
 
+# %% ../nbs/31_interpret.ipynb #020c28e0
 def patch_values(
     backbone:Backbone,
     values:torch.Tensor, # one value per token of the sequence [B, N]: prefix, `n_prompts` prompts, patches
     n_prompts:int=0, # vision prompt tokens after the prefix
 )->torch.Tensor: # [B, rows, cols]
-    "Per-token values laid out on the patch grid; cells whose patch a prompt replaced (Biomed-DPT's `replace` mode) read 0."
+    "Per-token values on the patch grid; cells whose patch a prompt replaced (Biomed-DPT's `replace` mode) read 0."
     rows, cols = patch_grid(backbone)
     n_patch = values.shape[1] - backbone.vision.n_prefix - n_prompts
     out = values.new_zeros(len(values), rows*cols)
@@ -175,37 +192,41 @@ def cls_logit_grads(
     v:torch.Tensor, # values [B, heads, N, head_dim]
     g:torch.Tensor, # gradient of the score w.r.t. each head's output at the class token [B, heads, head_dim]
 )->torch.Tensor: # [B, heads, N]
-    "Gradient of the score w.r.t. the class token's attention logits, a_t (v_t - Σ_j a_j v_j) · g: the softmax's derivative."
+    "d score / d the class token's attention logits: the softmax's derivative a_t (v_t - Σ_j a_j v_j) · g."
     vbar = (a[..., None] * v).sum(2, keepdim=True)
     return a * ((v - vbar) * g[:, :, None]).sum(-1)
 
-# %% ../nbs/31_interpret.ipynb #eb4a44a8
+# %% ../nbs/31_interpret.ipynb #22bed003
 def _as_images(backbone:Backbone, images)->torch.Tensor:
     "A batch [B, 3, H, W] on the backbone's device from a tensor, or from a list of paths / PIL images / tensors."
     if isinstance(images, torch.Tensor) and images.dim() == 4: return images.to(backbone.device)
     if isinstance(images, torch.Tensor): images = [images]
     xs = [image_input(backbone, i) for i in images]
-    if any(x.dim() != 3 for x in xs): raise ValueError('Saliency needs images (paths, PIL images or [3, H, W] tensors), not cached features')
+    if any(x.dim() != 3 for x in xs):
+        raise ValueError('Saliency needs images (paths, PIL images or [3, H, W] tensors), not cached features')
     return torch.stack(xs).to(backbone.device)
 
+# %% ../nbs/31_interpret.ipynb #eb4a44a8
 def saliency(
     method:PromptMethod, # any method that classifies images (zero-shot, CoOp, VPT, MaPLe, ...)
     images, # a batch [B, 3, H, W] (preprocessed), or a list of paths / PIL images / tensors
     classes:torch.Tensor|list|None=None, # class index per image (default: the predicted class)
     layer:int=-1, # block whose class-token attention is explained (default: the last)
-)->torch.Tensor: # [B, rows, cols] over the patch grid, >= 0, each map scaled to max 1 (all 0 if nothing pushes towards the class)
+)->torch.Tensor: # [B, rows, cols] over the patch grid, >= 0, scaled to max 1 (all 0 if nothing pushes to the class)
     "Gradient-weighted class-token attention: which patches push each image towards its class (log-probability)."
     bb, x = method.backbone, _as_images(method.backbone, images)
     method.eval()
     with torch.enable_grad(), capture_attention(bb, layer, grad=True) as passes, recorded_prompts(bb) as counts:
         logp = F.log_softmax(method(x).float(), dim=-1)
-        if len(passes) != 1: raise RuntimeError(f'{method.name} ran the image tower {len(passes)} times in one forward pass; saliency needs exactly one')
+        if len(passes) != 1:
+            raise RuntimeError(f'{method.name} ran the image tower {len(passes)} times in one forward pass; '
+                               f'saliency needs exactly one')
         classes = logp.argmax(-1) if classes is None else torch.as_tensor(classes, device=logp.device).view(-1)
         g, = torch.autograd.grad(logp.gather(1, classes[:, None]).sum(), passes[0]['out'])
     with torch.no_grad():
         q, k, v, Wo = attention_qkv(bb, layer, passes[0]['x'])
         a = cls_attention_probs(q, k)                                            # [B, h, N]
-        g_h = (g[:, 0].float() @ Wo.float()).view(len(x), q.shape[1], -1)        # d score / d head output at the class token
+        g_h = (g[:, 0].float() @ Wo.float()).view(len(x), q.shape[1], -1)        # d score / d head output, class token
         s = F.relu(cls_logit_grads(a, v, g_h).mean(1))                           # [B, N]
         s = patch_values(bb, s.float(), counts[-1] if counts else 0)
         return (s / s.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu()
@@ -217,7 +238,7 @@ def planted_images(
     patch:int=32, # patch side: the pattern covers the left `size // patch // 2` patch columns
     seed:int=0, # seed of the noise
 )->tuple[torch.Tensor, torch.Tensor]: # (striped [n, 3, size, size], blank [n, 3, size, size])
-    "Images whose class is written on the left half: horizontal stripes (class 0) or faint noise (class 1); the right half is blank."
+    "Images whose class is on the left half: horizontal stripes (class 0) or faint noise (class 1); the right is blank."
     g = torch.Generator().manual_seed(seed)
     w = size // patch // 2 * patch
     stripes = (2 * torch.sin(torch.arange(size).float() / 3))[None, :, None].expand(3, size, w)
@@ -230,21 +251,23 @@ def planted_images(
 def uniform_attention(
     backbone:Backbone,
 )->Backbone: # a modified deep copy
-    "A copy of `backbone` whose ViT blocks attend uniformly (queries and keys zeroed): every token stays in place, for planted checks."
+    "A copy of `backbone` whose ViT blocks attend uniformly (queries, keys zeroed): tokens stay put (planted checks)."
     b = copy.deepcopy(backbone)
     with torch.no_grad():
         for blk in b.vision.blocks:
-            w, bias = (blk.attn.qkv.weight, blk.attn.qkv.bias) if b.vision.kind == 'timm' else (blk.attn.in_proj_weight, blk.attn.in_proj_bias)
+            a = blk.attn
+            w, bias = (a.qkv.weight, a.qkv.bias) if b.vision.kind == 'timm' else (a.in_proj_weight, a.in_proj_bias)
             w[:2*b.vision.width] = 0
             if bias is not None: bias[:2*b.vision.width] = 0
     return b
 
-# %% ../nbs/31_interpret.ipynb #458f9e7c
+# %% ../nbs/31_interpret.ipynb #3d048512
 def denormalize(backbone:Backbone, images:torch.Tensor)->torch.Tensor:
     "Preprocessed images [B, 3, H, W] back to displayable RGB in [0, 1] (the backbone's mean and std undone)."
     mean, std = (torch.tensor(v, dtype=torch.float32)[:, None, None] for v in (backbone.mean, backbone.std))
     return (images.detach().float().cpu() * std + mean).clamp(0, 1)
 
+# %% ../nbs/31_interpret.ipynb #458f9e7c
 def show_saliency(
     ax, # a matplotlib Axes
     image:torch.Tensor, # one displayable image [3, H, W] in [0, 1] (see `denormalize`)
@@ -254,8 +277,8 @@ def show_saliency(
     "Draw an image with its saliency map upsampled (bilinear) over it."
     ax.imshow(image.permute(1, 2, 0).numpy()); ax.axis('off')
     if smap is not None:
-        up = F.interpolate(smap[None, None].float(), size=image.shape[-2:], mode='bilinear', align_corners=False)[0, 0]
-        ax.imshow(up.numpy(), cmap='jet', alpha=alpha, vmin=0, vmax=1)
+        up = F.interpolate(smap[None, None].float(), size=image.shape[-2:], mode='bilinear', align_corners=False)
+        ax.imshow(up[0, 0].numpy(), cmap='jet', alpha=alpha, vmin=0, vmax=1)
 
 # %% ../nbs/31_interpret.ipynb #4911c9d7
 def plot_saliency(
@@ -276,7 +299,8 @@ def plot_saliency(
         for j in range(n):
             show_saliency(axs[r, j], imgs[j], ms[j], alpha)
             if r == 0 and titles: axs[r, j].set_title(titles[j], fontsize=8)
-        if name: axs[r, 0].text(-0.06, 0.5, name, transform=axs[r, 0].transAxes, rotation=90, ha='right', va='center', fontsize=9)
+        if name: axs[r, 0].text(-0.06, 0.5, name, transform=axs[r, 0].transAxes, rotation=90, ha='right', va='center',
+                                fontsize=9)
     return fig
 
 # %% ../nbs/31_interpret.ipynb #b1ffcea1
@@ -285,14 +309,15 @@ def cls_attention(
     model:Backbone|PromptMethod, # a backbone (no prompts) or a method (its prompts in the sequence)
     images, # a batch [B, 3, H, W] or a list of paths / PIL images / tensors
     layer:int=-1, # which block
-)->dict: # 'patches': [B, rows, cols] attention to each patch; 'prompts': [B] share on the prompt tokens; 'prefix': [B] share on class/prefix tokens
-    "Where the class token attends in one block, averaged over heads: the patch grid, the prompt tokens and the class token itself."
+)->dict: # 'patches' [B, rows, cols] per patch; the shares on 'prompts' [B] and on the class/prefix tokens 'prefix' [B]
+    "Where the class token attends in one block, averaged over heads: the patch grid, the prompt tokens and itself."
     bb = model if isinstance(model, Backbone) else model.backbone
     x = _as_images(bb, images)
     with capture_attention(bb, layer) as passes, recorded_prompts(bb) as counts:
         if isinstance(model, Backbone): bb.encode_image(x)
         else: model.eval(); model(x)
-    a = cls_attention_probs(*attention_qkv(bb, layer, passes[-1]['x'])[:2]).mean(1).float().cpu()   # [B, N]
+    q, k, _, _ = attention_qkv(bb, layer, passes[-1]['x'])
+    a = cls_attention_probs(q, k).mean(1).float().cpu()   # [B, N]
     k, n = bb.vision.n_prefix, counts[-1] if counts else 0
     return dict(patches=patch_values(bb, a, n), prompts=a[:, k:k+n].sum(1), prefix=a[:, :k].sum(1))
 

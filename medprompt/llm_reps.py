@@ -28,14 +28,18 @@ def llm_inputs(
     chat_template:str='auto', # 'auto': the tokenizer's chat template when it has one; 'always'; 'never'
 )->list[str]: # one input text per class
     "The text the LLM reads for each class: the question, in the model's chat format when it has one."
-    if chat_template not in CHAT_MODES: raise ValueError(f'chat_template must be one of {CHAT_MODES}, not {chat_template!r}')
+    if chat_template not in CHAT_MODES:
+        raise ValueError(f'chat_template must be one of {CHAT_MODES}, not {chat_template!r}')
     if '{}' not in question: raise ValueError(f'The question {question!r} needs a {{}} where the class name goes')
     texts = [question.format(c) for c in classnames]
     if not _uses_chat(tokenizer, chat_template): return texts
     return [tokenizer.apply_chat_template([{'role': 'user', 'content': t}], tokenize=False, add_generation_prompt=True)
             for t in texts]
 
-def _uses_chat(tokenizer, mode:str)->bool: return mode == 'always' or (mode == 'auto' and bool(getattr(tokenizer, 'chat_template', None)))
+# %% ../nbs/07_llm_reps.ipynb #201cf852
+def _uses_chat(tokenizer, mode:str)->bool:
+    "Whether `mode` ('auto', 'always' or 'never') wraps the question in the tokenizer's chat template."
+    return mode == 'always' or (mode == 'auto' and bool(getattr(tokenizer, 'chat_template', None)))
 
 # %% ../nbs/07_llm_reps.ipynb #20827d8e
 TINY_CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} {% endfor %}"
@@ -49,19 +53,20 @@ def save_tiny_causal_lm(
     chat:bool=True, # give the tokenizer a chat template
     init_std:float=0.2, # std of the random weights
 )->Path:
-    "Write a tiny random Llama causal LM with a local tokenizer; `AutoModelForCausalLM.from_pretrained(folder)` loads it."
+    "Write a tiny random Llama causal LM with its tokenizer; `AutoModelForCausalLM.from_pretrained(folder)` loads it."
     folder = Path(folder)
     if folder.exists(): raise FileExistsError(f'{folder} already exists; pass a new folder')
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f'.{folder.name}.'))   # written privately, then renamed: complete or absent
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f'.{folder.name}.'))   # written privately, then renamed
     try: _write_tiny_causal_lm(tmp, n_layers, hidden, seed, chat, init_std)
     except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
-    try: os.rename(tmp, folder)
+    try: os.rename(tmp, folder)   # complete or absent
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise FileExistsError(f'{folder} already exists; pass a new folder')
     return folder
 
+# %% ../nbs/07_llm_reps.ipynb #cb6aa4ef
 def _write_tiny_causal_lm(folder:Path, n_layers:int, hidden:int, seed:int, chat:bool, init_std:float):
     "Tokenizer, config and seeded random weights of the tiny Llama, into the empty folder `folder`."
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -72,21 +77,26 @@ def _write_tiny_causal_lm(folder:Path, n_layers:int, hidden:int, seed:int, chat:
     tok.bos_token, tok.eos_token = '[CLS]', '[SEP]'
     if chat: tok.chat_template = TINY_CHAT_TEMPLATE
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2*hidden, num_hidden_layers=n_layers,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512, initializer_range=init_std,
-                      bos_token_id=cls_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                      initializer_range=init_std, bos_token_id=cls_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
     with isolated_rng(seed): lm = LlamaForCausalLM(cfg)   # own seeded stream: the caller's is left where it was
     lm.save_pretrained(folder)
     tok.save_pretrained(folder)
 
 # %% ../nbs/07_llm_reps.ipynb #40e036e6
 def _eos_ids(lm, tok)->list[int]:
+    "The model's end-of-sequence ids (its generation config's, else the tokenizer's): what closes an answer."
     ids = getattr(lm.generation_config, 'eos_token_id', None)
     ids = tok.eos_token_id if ids is None else ids
     if ids is None: raise ValueError(f'{lm.name_or_path} has no end-of-sequence token: its final token is undefined')
     return [ids] if isinstance(ids, int) else list(ids)
 
-def _pad_id(tok, eos:list[int])->int: return tok.pad_token_id if tok.pad_token_id is not None else eos[0]
+def _pad_id(tok, eos:list[int])->int:
+    "The padding id: the tokenizer's, else the first end-of-sequence id (masked out either way)."
+    return tok.pad_token_id if tok.pad_token_id is not None else eos[0]
 
+# %% ../nbs/07_llm_reps.ipynb #f0b4d6f7
 def _prompt_ids(tok, texts:list[str], device)->list:
     "The ids of each text, as 1-d tensors on `device`; special tokens added unless a chat template already put the BOS."
     add_special = not (tok.bos_token and all(t.startswith(tok.bos_token) for t in texts))
@@ -100,12 +110,14 @@ def _left_pad(seqs:list, pad_id:int)->tuple:
     for i,s in enumerate(seqs): ids[i, n-len(s):], mask[i, n-len(s):] = s, 1
     return ids, mask
 
+# %% ../nbs/07_llm_reps.ipynb #7b33b726
 def _answer(new:torch.Tensor, eos:list[int])->torch.Tensor:
     "Generated ids up to and including the first end-of-sequence token (one appended if there is none)."
     hits = torch.isin(new, torch.tensor(eos, device=new.device)).nonzero()
     if len(hits): return new[:int(hits[0])+1]
     return torch.cat([new, new.new_tensor(eos[:1])])
 
+# %% ../nbs/07_llm_reps.ipynb #7f6e1acf
 @torch.no_grad()
 def final_token_states(
     lm, # a Hugging Face causal LM, in eval mode
@@ -113,7 +125,7 @@ def final_token_states(
     texts:list[str], # input texts (see `llm_inputs`)
     max_new_tokens:int=128, # length of the greedy answer before the final token (0: no answer)
 )->tuple: # (states [n_texts, N, d] float32 on CPU, answers as text)
-    "For each text: the hidden state of the final token of (text, greedy answer, end-of-sequence) at every decoder layer."
+    "Per text: the hidden state of the final token of (text, greedy answer, end-of-sequence) at every decoder layer."
     dev, eos = lm.device, _eos_ids(lm, tok)
     pad, prompts = _pad_id(tok, eos), _prompt_ids(tok, texts, dev)
     ids, mask = _left_pad(prompts, pad)
@@ -133,30 +145,51 @@ def _load_lm(model:str, device, dtype):
     "A Hugging Face causal LM and its tokenizer from a hub id or a local folder, in eval mode on `device`."
     from transformers import AutoModelForCausalLM, AutoTokenizer
     local = Path(model).expanduser()
-    if not local.is_dir() and (str(model).startswith(('.', '/', '~')) or str(model).count('/') > 1):   # a path, not an 'org/name' hub id
-        raise FileNotFoundError(f'LLM folder {local} does not exist')
+    looks_like_path = str(model).startswith(('.', '/', '~')) or str(model).count('/') > 1   # not an 'org/name' hub id
+    if not local.is_dir() and looks_like_path: raise FileNotFoundError(f'LLM folder {local} does not exist')
     src = str(local) if local.is_dir() else str(model)
     try:
         tok = AutoTokenizer.from_pretrained(src)
         lm = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
     except OSError as e:
-        raise FileNotFoundError(f'Cannot load the causal LM {model!r} (neither a local folder nor loadable from the Hugging Face hub): {e}') from e
+        raise FileNotFoundError(f'Cannot load the causal LM {model!r} (neither a local folder '
+                                f'nor loadable from the Hugging Face hub): {e}') from e
     return lm.to(device).eval(), tok
 
+# %% ../nbs/07_llm_reps.ipynb #d4c1103f
 def _dtype(device:torch.device, dtype:torch.dtype|None)->torch.dtype:
+    "The precision to load in: `dtype` if given, else bf16 (or fp16) on CUDA and fp32 elsewhere."
     if dtype is not None: return dtype
     if device.type != 'cuda': return torch.float32
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
+# %% ../nbs/07_llm_reps.ipynb #c4868569
 def read_llm_reps(path:str|Path)->dict:
     "The content of a representation file: {'meta': {...}, 'reps': {class: [N, d]}, 'answers': {class: text}}."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'No LLM representations at {path}: compute them with `medprompt llm-reps` (or `llm_representations`)')
+    if not path.is_file():
+        raise FileNotFoundError(f'No LLM representations at {path}: compute them with `medprompt llm-reps` '
+                                f'(or `llm_representations`)')
     try: d = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f'{path} is not a readable LLM representation file ({e}); delete it and compute it again') from e
+    except Exception as e:
+        raise ValueError(f'{path} is not a readable LLM representation file ({e}); '
+                         f'delete it and compute it again') from e
     if not isinstance(d, dict) or set(d) != {'meta', 'reps', 'answers'}:
         raise ValueError(f'{path} is not an LLM representation file written by `llm_representations`')
     return d
+
+# %% ../nbs/07_llm_reps.ipynb #a9514cc8
+def _refuse_other_settings(
+    out:Path, # the file being continued
+    meta:dict, # the settings recorded in it
+    settings:dict, # the settings of this call
+    advice:str, # what to do instead, e.g. 'pass overwrite=True to recompute it, or another file'
+):
+    "Raise when `out` was written with settings other than `settings`, naming each that differs."
+    differ = {k: (meta.get(k), v) for k,v in settings.items() if meta.get(k) != v}
+    if differ:
+        raise ValueError(f'{out} was written with other settings '
+                         f'({", ".join(f"{k}: {a!r}, now {b!r}" for k,(a,b) in differ.items())}); {advice}')
 
 # %% ../nbs/07_llm_reps.ipynb #0d59f4c8
 def llm_representations(
@@ -170,10 +203,10 @@ def llm_representations(
     question:str=LLM_QUESTION, # `{}` is replaced by the class name
     chat_template:str='auto', # 'auto', 'always' or 'never' (see `llm_inputs`)
     dtype:torch.dtype|None=None, # default: bf16 (or fp16) on CUDA, fp32 on CPU
-    load=None, # a function returning `model` loaded, as (LM, tokenizer), to share one load (see `describe_classes`); None: load it here
+    load=None, # returns `model` loaded, as (LM, tokenizer), to share one load (see `describe_classes`); None: load here
     echo=print, # where progress lines go (None: nowhere)
 )->dict: # the file's content (see `read_llm_reps`)
-    "Compute, resumably and in batches, each class's final-token hidden state at every layer of `model`; write them to `out`."
+    "Compute, resumably and in batches, each class's final-token hidden state at every layer of `model` into `out`."
     out, echo, classnames = Path(out), echo or (lambda *a: None), list(dict.fromkeys(classnames))
     if not classnames: raise ValueError('No class names given')
     if bs < 1: raise ValueError(f'bs must be at least 1, got {bs}')
@@ -181,15 +214,14 @@ def llm_representations(
     d = dict(meta=dict(settings), reps={}, answers={})
     if out.exists() and not overwrite:
         d = read_llm_reps(out)
-        differ = {k: (d['meta'].get(k), v) for k,v in settings.items() if d['meta'].get(k) != v}
-        if differ: raise ValueError(f'{out} was written with other settings ({", ".join(f"{k}: {a!r}, now {b!r}" for k,(a,b) in differ.items())}); '
-                                    f'pass overwrite=True to recompute it, or another file')
+        _refuse_other_settings(out, d['meta'], settings, 'pass overwrite=True to recompute it, or another file')
     todo = [c for c in classnames if c not in d['reps']]
     echo(f'{len(classnames) - len(todo)} of {len(classnames)} classes already in {out}; computing {len(todo)}')
     if not todo: return d
     device = get_device(device)
     lm, tok = load() if load else _load_lm(str(model), device, _dtype(device, dtype))
-    d['meta'].update(hidden_size=lm.config.hidden_size, n_layers=lm.config.num_hidden_layers, chat=_uses_chat(tok, chat_template))
+    d['meta'].update(hidden_size=lm.config.hidden_size, n_layers=lm.config.num_hidden_layers,
+                     chat=_uses_chat(tok, chat_template))
     out.parent.mkdir(parents=True, exist_ok=True)
     for i in range(0, len(todo), bs):
         batch = todo[i:i+bs]
@@ -201,27 +233,32 @@ def llm_representations(
 
 # %% ../nbs/07_llm_reps.ipynb #02db0992
 def load_llm_reps(
-    path:str|Path, # a file written by `llm_representations`, or a folder of `<class>.pth` tensors (the reference layout)
+    path:str|Path, # a file of `llm_representations`, or a folder of `<class>.pth` tensors (the reference layout)
     classnames:list[str], # the classes, in label order
     hidden_size:int|None=None, # the LLM width the caller was built for (None: any)
 )->torch.Tensor: # [n_classes, N, d]
-    "The representations of `classnames` from `path`, stacked in label order; missing classes or another hidden size are an error."
+    "The representations of `classnames` in `path`, stacked in label order; a missing class or other width is an error."
     if Path(path).is_dir():
         reps = _read_reference_layout(Path(path), classnames)
         if hidden_size is not None and reps.shape[-1] != hidden_size:
-            raise ValueError(f'{path} holds LLM representations of hidden size {reps.shape[-1]}, but {hidden_size} is expected')
+            raise ValueError(f'{path} holds LLM representations of hidden size {reps.shape[-1]}, '
+                             f'but {hidden_size} is expected')
         return reps
     d = read_llm_reps(path)
-    missing = [c for c in classnames if c not in d['reps']]
+    meta, missing = d['meta'], [c for c in classnames if c not in d['reps']]
     if missing:
-        raise ValueError(f'{path} has no LLM representations of {missing} (it holds {list(d["reps"])}); compute them with '
-                         f'`medprompt llm-reps --model {d["meta"]["model"]} --classes <file or list> --out {path}` (classes already there are kept)')
-    width = d['meta']['hidden_size']
+        raise ValueError(f'{path} has no LLM representations of {missing} (it holds {list(d["reps"])}); '
+                         f'compute them with `medprompt llm-reps --model {meta["model"]} --classes <file or list> '
+                         f'--out {path}` '
+                         f'(classes already there are kept)')
+    width = meta['hidden_size']
     if hidden_size is not None and width != hidden_size:
-        raise ValueError(f'{path} holds LLM representations of hidden size {width} ({d["meta"]["model"]}), but {hidden_size} is expected; '
-                         f'use the representations of the LLM it was trained with')
+        raise ValueError(f'{path} holds LLM representations of hidden size {width} ({meta["model"]}), '
+                         f'but {hidden_size} is expected; use the representations of the LLM it was trained with')
     reps = torch.stack([d['reps'][c] for c in classnames]).float()
-    if reps.shape[1:] != (d['meta']['n_layers'], width): raise ValueError(f'{path} is inconsistent: representations of shape {tuple(reps.shape[1:])}, metadata says ({d["meta"]["n_layers"]}, {width})')
+    if reps.shape[1:] != (meta['n_layers'], width):
+        raise ValueError(f'{path} is inconsistent: representations of shape {tuple(reps.shape[1:])}, '
+                         f'metadata says ({meta["n_layers"]}, {width})')
     return reps
 
 # %% ../nbs/07_llm_reps.ipynb #ad61fcc4
@@ -231,7 +268,9 @@ def _read_reference_layout(
 )->torch.Tensor: # [n_classes, L, d]
     "CILMP's reference layout: one [L, d] tensor per class in `<folder>/<class>.pth`, stacked in label order."
     missing = [c for c in classnames if not (folder/f'{c}.pth').is_file()]
-    if missing: raise ValueError(f'{folder} has no LLM representations of {missing}: the reference layout needs one <class>.pth per class')
+    if missing:
+        raise ValueError(f'{folder} has no LLM representations of {missing}: '
+                         f'the reference layout needs one <class>.pth per class')
     reps = [torch.load(folder/f'{c}.pth', map_location='cpu', weights_only=True) for c in classnames]
     shapes = sorted({tuple(r.shape) for r in reps})
     if len(shapes) != 1 or len(shapes[0]) != 2:
@@ -250,25 +289,30 @@ def tiny_llm_reps(
     if not folder.exists():
         try: save_tiny_causal_lm(folder)
         except FileExistsError: pass   # another process wrote it first
-    out = cache_dir('llm_reps')/f'tiny-llama-v{TINY_LM_VERSION}-{stable_hash([list(classnames), max_new_tokens])}.pt'
+    key = stable_hash([list(classnames), max_new_tokens])
+    out = cache_dir('llm_reps')/f'tiny-llama-v{TINY_LM_VERSION}-{key}.pt'
     llm_representations(folder, classnames, out, max_new_tokens=max_new_tokens, echo=None)
     return out
 
 # %% ../nbs/07_llm_reps.ipynb #ea482769
 def parse_classes(
-    classes:str|Path, # a registered dataset name, your dataset (a folder of class folders or a CSV), a text file (one class per line), or 'a,b,c'
+    classes:str|Path, # a registered dataset, your dataset (a folder of class folders or a CSV), a text file, or 'a,b,c'
 )->list[str]:
-    "Class names from a dataset name, your own dataset, a file of lines, or a comma-separated list."
+    "Class names from a dataset name, your own dataset, a file of lines (one class each), or a comma-separated list."
     from medprompt.data import _info, load_dataset
     if (info := _info(str(classes))) is not None: return list(info.classnames)
     p = Path(classes).expanduser()
-    if p.is_dir() or (p.is_file() and p.suffix.lower() == '.csv'): return list(load_dataset(p).classnames)   # as `run` names them
+    if p.is_dir() or (p.is_file() and p.suffix.lower() == '.csv'):
+        return list(load_dataset(p).classnames)   # as `run` names them
     if p.is_file(): names = [l.strip() for l in p.read_text().splitlines()]
     else: names = [c.strip() for c in str(classes).split(',')]
     names = [n for n in names if n]
-    if not names: raise ValueError(f'No class names in {classes!r}: give a registered dataset name, a file with one class per line, or a comma-separated list')
+    if not names:
+        raise ValueError(f'No class names in {classes!r}: give a registered dataset name, '
+                         f'a file with one class per line, or a comma-separated list')
     return names
 
+# %% ../nbs/07_llm_reps.ipynb #a2df9366
 def llm_reps_command(
     model:str, # hub id or local folder of a Hugging Face causal LM
     classes:str, # a registered dataset name, your dataset's folder or CSV, a text file (one class per line), or 'a,b,c'
@@ -282,5 +326,7 @@ def llm_reps_command(
     "Body of `medprompt llm-reps`: compute (or complete) the LLM representations of a class list."
     d = llm_representations(model, parse_classes(classes), out, overwrite=overwrite, device=device, bs=bs,
                             max_new_tokens=max_new_tokens, echo=echo)
-    echo(f"{out}: {len(d['reps'])} classes, {d['meta'].get('n_layers')} layers x {d['meta'].get('hidden_size')} from {d['meta']['model']}")
+    meta = d['meta']
+    echo(f"{out}: {len(d['reps'])} classes, {meta.get('n_layers')} layers x {meta.get('hidden_size')} "
+         f"from {meta['model']}")
     return 0
