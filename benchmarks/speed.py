@@ -10,12 +10,16 @@ Extrapolated from those units (lines marked `extrapolated`): the phases of one b
 16 shots) ours vs reference-style, and the few-shot grid (11 datasets x 5 shot counts x 3 seeds) for one method
 and for every method, with the sharing medprompt does (`medprompt.grid.share_features`).
 
+`--biomedclip-sized` tokenises with a whole-word vocabulary of the shipped descriptions and templates (each word one
+piece, built on the fly, the same every run), so prompts are as long in tokens as under PubMedBERT's (BTMRI's descriptions:
+17.6 tokens on average, ~18 with PubMedBERT); its BERT-base embedding table keeps PubMedBERT's 30522 rows.
+
 Not compared: teachers' text features (BiomedCoOp's description bank, KgCoOp's and Biomed-DPT's prompts) are
 encoded once at set-up by medprompt and by the references alike, so they are no speed-up.
 
     python benchmarks/speed.py                               # tiny backbone, CPU: seconds
-    python benchmarks/speed.py --biomedclip-sized            # BiomedCLIP's architecture, random weights (no download): ~4 min, 2-core CPU
-    python benchmarks/speed.py --biomedclip-sized --long     # 10 repetitions, batch 32: the long run (tens of minutes on a CPU)
+    python benchmarks/speed.py --biomedclip-sized            # BiomedCLIP's architecture, random weights (no download): ~4 min on 2 CPU cores
+    python benchmarks/speed.py --biomedclip-sized --long     # 10 repetitions, batch 32: steadier numbers, roughly 4x as long
     python benchmarks/speed.py --backbone biomedclip --device cuda
 
 Ratios, not absolute times, are the result; the grid totals are an estimate built from the measured units.
@@ -38,7 +42,7 @@ from medprompt.train import all_methods, clip_logits
 PUBMEDBERT_VOCAB = 30522   # PubMedBERT's (uncased) vocabulary size: the embedding table of BiomedCLIP's text tower
 
 def timeit(fn, reps:int, warmup:int=2)->float:
-    "Median seconds of `fn()` over `reps` runs, after `warmup` runs."
+    "Median seconds of `fn()` over `reps` runs, after `warmup` runs (benchmarks/eval_speed.py's timer)."
     for _ in range(warmup): fn()
     ts = []
     for _ in range(reps):
@@ -47,6 +51,19 @@ def timeit(fn, reps:int, warmup:int=2)->float:
         if torch.cuda.is_available(): torch.cuda.synchronize()
         ts.append(time.perf_counter() - t)
     return sorted(ts)[len(ts)//2]
+
+def _seconds(fn)->float:
+    "Seconds of one call of `fn`, the device synchronised before and after."
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+    t = time.perf_counter(); fn()
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+def fastest_pair(a, b, reps:int, warmup:int=1)->tuple:
+    "Fastest seconds of `a()` and of `b()` over `reps` alternating calls each, after `warmup` of each: both see the same load of a shared machine."
+    for _ in range(warmup): a(); b()
+    ts = [(_seconds(a), _seconds(b)) for _ in range(reps)]
+    return min(t for t,_ in ts), min(t for _,t in ts)
 
 def peak_memory_mib(fn)->float|None:
     "Memory (MiB) one call of `fn` needs at its peak above what was in use before: CUDA allocator peak, else sampled RSS (Linux)."
@@ -124,14 +141,13 @@ def text_tower(bb:Backbone, classes:list, reps:int):
     "Print the text tower's forward pass over the class prompts padded to the longest prompt vs to the full context."
     prompts = [f'a photo of a {c}.' for c in classes]
     short, full = bb.tokenize(prompts), bb.tokenizer(prompts).to(bb.device)
-    with torch.no_grad():
-        t_short, t_full = timeit(lambda: bb.encode_text(short), reps, 1), timeit(lambda: bb.encode_text(full), reps, 1)
+    with torch.no_grad(): t_short, t_full = fastest_pair(lambda: bb.encode_text(short), lambda: bb.encode_text(full), reps)
     print(f'measured: text tower, {len(prompts)} prompts padded to {short.shape[1]} tokens vs {full.shape[1]}: {t_full/t_short:.1f}x faster')
 
 def image_forward(bb:Backbone, bs:int, reps:int)->float:
     "Measured seconds of the image tower's forward pass per image (batch `bs`, no gradients)."
     imgs = torch.randn(bs, 3, bb.image_size, bb.image_size, device=bb.device)
-    with torch.no_grad(): t = timeit(lambda: bb.encode_image(imgs), reps, 1) / bs
+    with torch.no_grad(): bb.encode_image(imgs); t = min(_seconds(lambda: bb.encode_image(imgs)) for _ in range(reps)) / bs
     print(f'measured: image tower forward, batch {bs}: {t*1e3:.1f} ms per image')
     return t
 
@@ -145,7 +161,7 @@ def prompt_steps(bb:Backbone, classes:list, bs:int, reps:int)->tuple:
         opt.zero_grad()
         cls = full_context_features(coop.prompt, bb) if full else coop.prompt()
         F.cross_entropy(clip_logits(coop.image_features(feats), cls, coop.logit_scale), y).backward(); opt.step()
-    ours, ref = timeit(lambda: step(False), reps, 1), timeit(lambda: step(True), reps, 1)
+    ours, ref = fastest_pair(lambda: step(False), lambda: step(True), reps)
     print(f'measured: CoOp step on cached features, batch {bs}, {len(classes)} classes: prompts at {coop.prompt.token_ids.shape[1]} tokens '
           f'{ours*1e3:.1f} ms vs at {bb.text.context_length} {ref*1e3:.1f} ms: {ref/ours:.1f}x faster')
     return ours, ref
@@ -169,13 +185,9 @@ def image_space(bb:Backbone, bs:int, reps:int)->tuple:
         img, cls = m.image_features(imgs), full_context_features(m.prompt, bb)
         m._img, m._cls = img, cls.float()   # what `m.loss` reads, as `m(imgs)` leaves it
         m.loss(clip_logits(img, cls, m.logit_scale), y).backward(); opt.step()
-    def measure(fn):
-        "Seconds of a step (median of `reps` after one warm-up) and the peak memory over those steps."
-        t = []
-        peak = peak_memory_mib(lambda: t.append(timeit(fn, reps, warmup=1)))
-        return t[0], peak
     mem = lambda v: 'n/a' if v is None else f'{v:.1f} MiB'
-    (t_ours, ours_mem), (t_ref, ref_mem) = measure(ours), measure(reference)
+    ours_mem, ref_mem = peak_memory_mib(ours), peak_memory_mib(reference)   # the first step of each, also their warm-up
+    t_ours, t_ref = fastest_pair(ours, reference, reps, warmup=0)
     print(f'measured: Biomed-DPT step, batch {bs}, {len(info.classnames)} classes ({"fp16 autocast" if bb.device.type == "cuda" else "fp32"}): '
           f'ours {bs/t_ours:.1f} images/s, peak {mem(ours_mem)}; reference-style (prompts at full context '
           f'{bb.text.context_length}, fp32) {bs/t_ref:.1f} images/s, peak {mem(ref_mem)}: {t_ref/t_ours:.1f}x the images/s', flush=True)
@@ -298,7 +310,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--backbone', default='tiny'); p.add_argument('--device', default='cpu')
     p.add_argument('--bs', type=int, default=None, help='batch of the image forward and the prompt steps (default 4; 32 with --long)')
-    p.add_argument('--reps', type=int, default=None, help='timed repetitions of each step, after one warm-up (default 2; 10 with --long)')
+    p.add_argument('--reps', type=int, default=None, help='timed repetitions of each step, after a warm-up; the fastest counts (default 2; 10 with --long)')
     p.add_argument('--image-bs', type=int, default=BiomedDPT.recipe.bs, help='batch of the image-space (Biomed-DPT) steps')
     p.add_argument('--biomedclip-sized', action='store_true', help="BiomedCLIP's architecture with random weights instead of --backbone")
     p.add_argument('--long', action='store_true', help='the long run: 10 repetitions, batch 32 (tens of minutes for --biomedclip-sized on a CPU)')
@@ -306,7 +318,7 @@ def main():
     a.bs, a.reps = a.bs or (32 if a.long else 4), a.reps or (10 if a.long else 2)
     start = time.perf_counter()
     bb = biomedclip_sized(a.device) if a.biomedclip_sized else load_backbone(a.backbone, device=a.device)
-    vocab = f'a whole-word vocabulary of the shipped descriptions and templates, {bb.vocab_size} words' if hasattr(bb, 'vocab_size') else 'its own tokenizer'
+    vocab = f'a whole-word vocabulary of the shipped descriptions and templates, {bb.vocab_size} pieces' if hasattr(bb, 'vocab_size') else 'its own tokenizer'
     texts = [s for descs in llm_prompt_bank('BTMRI').values() for s in descs]
     print(f'backbone {bb.id} on {bb.device}, {torch.get_num_threads()} threads; {vocab}: BTMRI\'s {len(texts)} descriptions are '
           f'{mean_tokens(bb, texts):.1f} tokens long on average (PubMedBERT: ~18)', flush=True)
@@ -314,6 +326,7 @@ def main():
     one_run(u)
     whole_grid(u)
     print(ASSUMPTIONS)
-    print(f'measured units: {a.reps} repetitions each after one warm-up; the whole benchmark took {duration(time.perf_counter() - start)}')
+    print(f'measured units: the fastest of {a.reps} repetitions after a warm-up, the two sides of a comparison alternating; '
+          f'the whole benchmark took {duration(time.perf_counter() - start)}')
 
 if __name__ == '__main__': main()
