@@ -124,9 +124,7 @@ def _random_backbone(folder:Path, device)->Backbone:
     with _quiet_logs():
         model, pre_train, pre_eval = open_clip.create_model_and_transforms(f'local-dir:{folder}', load_weights=False,
                                                                             pretrained_text=False, text_cfg=text_cfg, device=device)
-    bb = Backbone(model, open_clip.get_tokenizer(f'local-dir:{folder}'), pre_train, pre_eval, id='biomedclip-sized-random')
-    bb.vocab_size = len(vocab)
-    return bb
+    return Backbone(model, open_clip.get_tokenizer(f'local-dir:{folder}'), pre_train, pre_eval, id='biomedclip-sized-random')
 
 # ---- measured units
 
@@ -313,12 +311,14 @@ def main():
     p.add_argument('--reps', type=int, default=None, help='timed repetitions of each step, after a warm-up; the fastest counts (default 2; 10 with --long)')
     p.add_argument('--image-bs', type=int, default=BiomedDPT.recipe.bs, help='batch of the image-space (Biomed-DPT) steps')
     p.add_argument('--biomedclip-sized', action='store_true', help="BiomedCLIP's architecture with random weights instead of --backbone")
-    p.add_argument('--long', action='store_true', help='the long run: 10 repetitions, batch 32 (tens of minutes for --biomedclip-sized on a CPU)')
+    p.add_argument('--long', action='store_true', help="the long run: 10 repetitions, batch 32 (steadier numbers, roughly 4x the default's time)")
     a = p.parse_args()
     a.bs, a.reps = a.bs or (32 if a.long else 4), a.reps or (10 if a.long else 2)
     start = time.perf_counter()
     bb = biomedclip_sized(a.device) if a.biomedclip_sized else load_backbone(a.backbone, device=a.device)
-    vocab = f'a whole-word vocabulary of the shipped descriptions and templates, {bb.vocab_size} pieces' if hasattr(bb, 'vocab_size') else 'its own tokenizer'
+    hf = getattr(bb.tokenizer, 'tokenizer', None)   # open_clip's wrapper of a Hugging Face tokenizer
+    vocab = ('a whole-word vocabulary of the shipped descriptions and templates' if a.biomedclip_sized else 'its own vocabulary') + \
+            (f', {len(hf)} pieces' if hf is not None else '')
     texts = [s for descs in llm_prompt_bank('BTMRI').values() for s in descs]
     print(f'backbone {bb.id} on {bb.device}, {torch.get_num_threads()} threads; {vocab}: BTMRI\'s {len(texts)} descriptions are '
           f'{mean_tokens(bb, texts):.1f} tokens long on average (PubMedBERT: ~18)', flush=True)
