@@ -18,7 +18,7 @@ Not compared: teachers' text features (BiomedCoOp's description bank, KgCoOp's a
 encoded once at set-up by medprompt and by the references alike, so they are no speed-up.
 
     python benchmarks/speed.py                               # tiny backbone, CPU: seconds
-    python benchmarks/speed.py --biomedclip-sized            # BiomedCLIP's architecture, random weights (no download): ~4 min on 2 CPU cores
+    python benchmarks/speed.py --biomedclip-sized            # BiomedCLIP's architecture, random weights (no download): ~3 min on 2 busy CPU cores
     python benchmarks/speed.py --biomedclip-sized --long     # 10 repetitions, batch 32: steadier numbers, roughly 4x as long
     python benchmarks/speed.py --backbone biomedclip --device cuda
 
