@@ -1,5 +1,5 @@
 "The `medprompt` command, as a user runs it (a fresh process, the installed entry point)."
-import json, subprocess, sys
+import importlib.util, json, subprocess, sys
 from pathlib import Path
 import pandas as pd
 
@@ -99,12 +99,26 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):
         assert out.stderr.strip().count('\n') == 0 and out.stderr.startswith('medprompt: error: '), out.stderr
 
 def test_speed_benchmark_runs_and_prints_ratios():
-    "The benchmark script runs on the tiny backbone (its ratios are read, never asserted on)."
+    "The benchmark script runs on the tiny backbone (its ratios are read, never asserted on); its vocabulary and grid arithmetic are checked."
     script = Path(__file__).parents[1]/'benchmarks'/'speed.py'
     out = subprocess.run([sys.executable, str(script), '--reps', '1'], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count('x faster') == 2 and 'saves' in out.stdout
-    assert 'Biomed-DPT step' in out.stdout and out.stdout.count('x the images/s') == 2 and 'MiB' in out.stdout
+    assert out.stdout.count('measured: ') == 4 and out.stdout.count('x faster') == 2 and 'tokens long on average' in out.stdout
+    assert 'Biomed-DPT step' in out.stdout and out.stdout.count('x the images/s') == 1 and 'MiB' in out.stdout and 'model check' in out.stdout
+    assert out.stdout.count('extrapolated: ') == 3 and out.stdout.count('x less time') == 3 and 'the few-shot grid of all ' in out.stdout
+    assert 'teacher' not in out.stdout and 'assumptions' in out.stdout   # no teacher-encoded-once "speed-up": the references do it too
+    spec = importlib.util.spec_from_file_location('speed', script)
+    speed = importlib.util.module_from_spec(spec); spec.loader.exec_module(speed)
+    vocab = speed.corpus_vocab(speed.shipped_texts())
+    assert vocab == speed.corpus_vocab(speed.shipped_texts()) and vocab[0] == '[PAD]'
+    tok = speed.wordpiece_tokenizer(vocab)
+    btmri = [d for ds in speed.llm_prompt_bank('BTMRI').values() for d in ds]
+    assert 15 < sum(len(tok(d)['input_ids']) for d in btmri) / len(btmri) < 21   # PubMedBERT: ~18 tokens
+    u = dict(image=1., text_short=0., text_full=0., image_step=0., classes=4)   # count images: one second each
+    enc = speed.shared_encoding(['biomedcoop'], 'BTMRI', 1717, u)   # 3 seeds x (64 images x 100 views + 16 val), the test split once
+    assert enc == dict(zip(speed.PHASES, (3 * (64*100 + 16), 0., 1717)))
+    ours, ref = speed.run_phases('biomedcoop', 'BTMRI', 16, 1717, u)   # the reference: 2 tower passes per image and epoch, the test split every run
+    assert ours == dict.fromkeys(speed.PHASES, 0.) and ref == dict(zip(speed.PHASES, (2*64*100, 0., 1717)))
 
 def test_startup_benchmark_runs():
     "benchmarks/cli_startup.py times --help and list against a bare interpreter (numbers read, never asserted on)."
