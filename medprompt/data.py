@@ -7,9 +7,9 @@ __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'CILMP_DATAS
            'FEATURE_CACHE_VERSION', 'DatasetInfo', 'read_split', 'llm_prompt_bank', 'templates', 'ImageLoadError',
            'to_rgb', 'load_image', 'MedDataset', 'from_folder', 'from_csv', 'from_split_file', 'load_dataset',
            'image_error', 'drop_unreadable', 'few_shot', 'fewshot_dataset', 'base_novel', 'show_classes',
-           'train_transform', 'denormalize', 'ImageItems', 'show_pictures', 'ItemsLoader', 'image_dataloaders',
-           'view_seed', 'augmented_view', 'encode_items', 'feature_cache_path', 'cached_features', 'FeatureItems',
-           'EpochViews', 'feature_dataloaders']
+           'loader_kwargs', 'encode_workers', 'image_autocast', 'train_transform', 'denormalize', 'ImageItems',
+           'show_pictures', 'ItemsLoader', 'image_dataloaders', 'view_seed', 'augmented_view', 'encode_items',
+           'feature_cache_path', 'cached_features', 'FeatureItems', 'EpochViews', 'feature_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1eb43819
 import dataclasses, functools, gzip, importlib.resources, json, math, os, re, textwrap, warnings
@@ -602,6 +602,34 @@ def show_classes(
         col[0].set_title(textwrap.fill(ds.classnames[c], 18), fontsize=9)
     return fig
 
+# %% ../nbs/02_data.ipynb #02f513c6
+def _device_type(device)->str: return torch.device(device or 'cpu').type
+
+def loader_kwargs(
+    device, # where the batches go: a torch device or its name ('cuda', 'cuda:1', 'cpu', 'mps'); None: the CPU
+    num_workers:int, # image-loading processes
+)->dict: # keyword arguments for a torch or fastai `DataLoader`
+    "Worker count, and pinned batches when they go to a CUDA device (so the copy to it can overlap compute)."
+    return dict(num_workers=num_workers, pin_memory=_device_type(device) == 'cuda')
+
+# %% ../nbs/02_data.ipynb #becfc999
+def encode_workers(
+    device, # where the image tower runs
+)->int: # image-loading processes for `encode_items`
+    "Up to 8 loading processes feeding a CUDA image tower; none on a CPU, where they would take its cores."
+    return min(8, os.cpu_count() or 1) if _device_type(device) == 'cuda' else 0
+
+def image_autocast(
+    device, # where the image tower runs
+    precision:str='fp32', # 'fp32' (the references'), or mixed precision 'fp16' or 'bf16'
+)->dict: # keyword arguments for `torch.autocast`
+    "Mixed precision for the frozen image tower only when asked for and on CUDA: features on a CPU never change."
+    if precision not in ('fp32', 'fp16', 'bf16'):
+        raise ValueError(f"precision must be 'fp16', 'bf16' or 'fp32', not {precision!r}")
+    dtype = torch.float16 if precision == 'fp16' else torch.bfloat16
+    return dict(device_type=_device_type(device), dtype=dtype,
+                enabled=precision != 'fp32' and _device_type(device) == 'cuda')
+
 # %% ../nbs/02_data.ipynb #f54968e3
 def train_transform(backbone)->T.Compose:
     "Training augmentation of the reference protocol (random resized crop, bicubic, normalise; no flip)."
@@ -661,7 +689,7 @@ EVAL_BS = 100   # Dassl's DATALOADER.TEST.BATCH_SIZE: validation and test batche
 def _loaders(dsets:list, bs:int, device, num_workers:int=0)->DataLoaders:
     "fastai DataLoaders over (train, val, test) datasets; train is shuffled and drops a last partial batch (as Dassl)."
     dls = [ItemsLoader(d, bs=bs if i == 0 else max(bs, EVAL_BS), shuffle=i == 0, drop_last=i == 0 and len(d) >= bs,
-                       num_workers=num_workers, device=device) for i,d in enumerate(dsets)]
+                       device=device, **loader_kwargs(device, num_workers)) for i,d in enumerate(dsets)]
     return DataLoaders(*dls, device=device)
 
 def image_dataloaders(
@@ -711,6 +739,22 @@ class _Views(torch.utils.data.Dataset):
         img = self._image(p)
         return self.eval_tfm(img) if self.views == 0 else augmented_view(img, self.train_tfm, view_seed(self.seed, p, v))
 
+def _encode_batches(
+    backbone, # a `Backbone`
+    batches, # an iterable of preprocessed image batches [B, 3, H, W]
+    n:int, # images in all the batches together
+    precision:str, # see `image_autocast`
+)->torch.Tensor: # features [n, D] float32, on the CPU
+    "The image features of every batch, written into one float32 tensor on the device and copied to the CPU once."
+    dev, out, i = backbone.device, None, 0
+    with torch.autocast(**image_autocast(dev, precision)):
+        for x in batches:
+            f = backbone.encode_image(x.to(dev, non_blocking=True))
+            if out is None: out = torch.empty(n, f.shape[-1], dtype=torch.float32, device=dev)
+            out[i:i + len(f)] = f   # no copy to the host per batch: the device keeps computing
+            i += len(f)
+    return torch.zeros(0, backbone.embed_dim) if out is None else out.cpu()
+
 @torch.no_grad()
 def encode_items(
     backbone, # a `Backbone`
@@ -718,17 +762,19 @@ def encode_items(
     views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented eval view only
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass
-    num_workers:int=0, # image-loading processes
+    num_workers:int|None=None, # image-loading processes (default `encode_workers`: up to 8 on CUDA, none on a CPU)
     progress:bool=True, # show a progress bar
+    precision:str='fp32', # the image tower's precision on CUDA (see `image_autocast`); features are float32 either way
 )->tuple:     # (features [N, max(views, 1), D] float32 on the CPU, labels [N])
     "Image features of `items` under the backbone's image tower: the eval view, or `views` seeded augmented views."
     if views < 0: raise ValueError(f'views must be 0 (no augmentation) or a positive number of augmented views, not {views}')
     # the loader's own generator: every pass of a DataLoader draws a base seed from torch's global generator, so
     # encoding (done only when the cache is cold) would otherwise change the caller's seeded run
+    dev = backbone.device
+    if num_workers is None: num_workers = encode_workers(dev)
     dl = torch.utils.data.DataLoader(_Views(items, views, backbone.preprocess_eval, train_transform(backbone), seed),
-                                     batch_size=bs, num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
-    feats = [backbone.encode_image(x.to(backbone.device)).float().cpu() for x in (progress_bar(dl, leave=False) if progress else dl)]
-    feats = torch.cat(feats) if feats else torch.zeros(0, backbone.embed_dim)
+                                     batch_size=bs, generator=torch.Generator().manual_seed(seed), **loader_kwargs(dev, num_workers))
+    feats = _encode_batches(backbone, progress_bar(dl, leave=False) if progress else dl, len(dl.dataset), precision)
     return feats.reshape(len(items), max(views, 1), feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)
 
 # %% ../nbs/02_data.ipynb #67ce6ae2
@@ -746,11 +792,13 @@ def feature_cache_path(
     split:str='train', # 'train', 'val' or 'test'
     views:int=0, # augmented views per image; 0: the un-augmented view
     seed:int=0, # seed of the augmented views
+    precision:str='fp32', # the image tower's precision (see `image_autocast`); a key part only where it autocasts
 )->tuple:     # (cache file, the key description it was hashed from)
     "Where the features of `split` of `ds` under `backbone` are cached, and the description keying them."
     tfm = dict(eval_tfm=_describe(backbone.preprocess_eval)) if views == 0 else dict(train_tfm=_describe(train_transform(backbone)), seed=seed)
     key = dict(version=FEATURE_CACHE_VERSION, backbone=backbone.cache_key, dataset=ds.name, split=split, items=ds.items_hash(split),
                views=views, **tfm)
+    if image_autocast(backbone.device, precision)['enabled']: key['precision'] = precision   # fp32 keys stay as they were
     return cache_dir('features', _safe(backbone.id), _safe(ds.name))/f'{split}-{stable_hash(key)}.pt', key
 
 def _family(key:dict)->str:
@@ -785,16 +833,17 @@ def cached_features(
     views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented view
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass when computing
-    num_workers:int=0, # image-loading processes when computing
+    num_workers:int|None=None, # image-loading processes when computing (default `encode_workers`)
     progress:bool=True, # show a progress bar when computing
+    precision:str='fp32', # the image tower's precision on CUDA (see `image_autocast`); features are float32 either way
 )->tuple:     # (features [N, max(views, 1), D] float32, labels [N])
     "`encode_items` of a split, computed once (one process at a time) and read from disk, or sliced from a cached superset of its images and views."
-    path, key = feature_cache_path(backbone, ds, split, views, seed)
+    path, key = feature_cache_path(backbone, ds, split, views, seed, precision)
     if (hit := _read_entry(path, key, warn=False)) is not None: return hit   # the common case: no lock needed to read
     items = getattr(ds, split)
     with cache_lock(path):   # another process computing this entry finishes it first; then it is read
         if (hit := _read_entry(path, key) if path.is_file() else _from_superset(path, key, items)) is not None: return hit
-        feats, labels = encode_items(backbone, items, views, seed, bs, num_workers, progress)
+        feats, labels = encode_items(backbone, items, views, seed, bs, num_workers, progress, precision)
         save_torch_atomic(dict(features=feats, labels=labels, key=json.dumps(key, sort_keys=True)), path)
         save_json_atomic(dict(family=_family(key), views=views, file=path.name, paths=[str(p) for p,_ in items]), path.with_suffix('.views.json'))
     return feats, labels
@@ -829,8 +878,9 @@ def feature_dataloaders(
     seed:int=0, # seed of the augmented views
     device=None, # where batches go (default: the backbone's device)
     progress:bool=True, # show progress bars while features are computed
+    precision:str='fp32', # the image tower's precision on CUDA (see `image_autocast`); features are float32 either way
 )->DataLoaders: # train (view of the epoch, shuffled), valid and test (`dls[2]`) loaders of (features, labels)
     "fastai DataLoaders over cached image features, for methods whose image tower is frozen."
-    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress), items=getattr(ds, s))
+    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress, precision=precision), items=getattr(ds, s))
              for s in ('train', 'val', 'test')]
     return _loaders(dsets, bs, device or backbone.device)

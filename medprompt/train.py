@@ -540,9 +540,9 @@ def loader_logits(method:PromptMethod, dl, device=None)->tuple[torch.Tensor, tor
     method.eval()
     logits, ys = [], []
     with text_once_per_pass(method.backbone):
-        for xb, yb in dl:
-            logits.append(method(xb.to(device)).float().cpu()); ys.append(yb.cpu())
-    return torch.cat(logits), torch.cat(ys)
+        for xb, yb in dl:   # kept on the device: one copy to the host at the end, not a wait for it every batch
+            logits.append(method(xb.to(device, non_blocking=True)).float()); ys.append(yb)
+    return torch.cat(logits).cpu(), torch.cat(ys).cpu()
 
 @torch.no_grad()
 def loader_features(
@@ -554,7 +554,7 @@ def loader_features(
     if isinstance(dl, DataLoader): dl = dl.new(shuffle=False, drop_last=False)   # a training loader too: every item, once, in order
     fs, ys = [], []
     for xb, yb in dl:
-        fs.append(F.normalize(method.image_features(xb.to(dev)), dim=-1)); ys.append(yb.to(dev))
+        fs.append(F.normalize(method.image_features(xb.to(dev, non_blocking=True)), dim=-1)); ys.append(yb.to(dev, non_blocking=True))
     if not fs: return torch.zeros(0, method.backbone.embed_dim, device=dev), torch.zeros(0, dtype=torch.long, device=dev)
     return torch.cat(fs), torch.cat(ys)
 
