@@ -174,6 +174,7 @@ def _descriptions()->dict:
     bank = dict(_read_json(BIOMEDCOOP_ASSETS/'llm_prompts.json.gz')['classes'])
     return {**bank, **_read_json(ASSETS/'demo'/'descriptions.json')}
 
+# %% ../nbs/02_data.ipynb #92bfac38
 def llm_prompt_bank(
     classes, # a dataset name, a `MedDataset`, or a list of class names
 )->dict:     # {class name: [description, ...]}, in class order
@@ -369,6 +370,7 @@ def _warn_ignored(others:list, where):
     warnings.warn(f'Ignored {len(others)} files in {where} that are not images ({counts}), '
                   f'e.g. {others[0]}; images are {" ".join(sorted(IMAGE_EXTS))}')
 
+# %% ../nbs/02_data.ipynb #62e7fd95
 def _class_folders(folder:Path)->list:
     "(image, class folder name) for every image in the class folders of `folder`; empty class folders are an error."
     dirs = _subdirs(folder)
@@ -439,6 +441,7 @@ def _check_exist(paths:list, where:str):
                                 f'{", ".join(str(p) for p in missing[:3])}. '
                                 f'Check the data root and that the images were fully unpacked.')
 
+# %% ../nbs/02_data.ipynb #1f66d328
 def _read_table(csv:Path)->pd.DataFrame:
     "The CSV as stripped strings, lower-case column names; a BOM, Windows line ends, `;` or tab separators are fine."
     try:
@@ -468,6 +471,7 @@ def _unique_rows(df:pd.DataFrame, csv:Path)->pd.DataFrame:
         raise ValueError(f'{csv} lists {p} on {n} rows with different labels or splits; keep one row per image')
     return df
 
+# %% ../nbs/02_data.ipynb #a6c8f0de
 def _csv_rows(csv:Path)->pd.DataFrame:
     "The rows of `csv`, checked, once each, with each image's full path in column `full`."
     df = _read_table(csv)
@@ -522,6 +526,7 @@ def _data_root(root, name:str)->Path:
     if not root.is_dir(): raise FileNotFoundError(f'Data root {root} does not exist')
     return root
 
+# %% ../nbs/02_data.ipynb #0c2e48e8
 def _image_dir(root:Path, info:DatasetInfo, probe:str|None=None)->Path:
     "First of <root>/NAME/NAME, <root>/NAME, <root> that holds the image `probe` (without one: that exists)."
     cands = [root/info.folder, root/info.name, root]
@@ -595,6 +600,7 @@ def _warn_unreadable(bad:list, where:str):
     warnings.warn(f'Skipped {len(bad)} unreadable images of {where}: {named}. '
                   f'Replace or remove them to silence this warning')
 
+# %% ../nbs/02_data.ipynb #a9cb24a8
 def drop_unreadable(
     items:list, # [(path, label), ...]
     where:str='', # what the items are, for the warning
@@ -706,6 +712,7 @@ def denormalize(
     if norm is not None: x = x * torch.tensor(norm.std)[:, None, None] + torch.tensor(norm.mean)[:, None, None]
     return x.clamp(0, 1).permute(1, 2, 0).numpy()
 
+# %% ../nbs/02_data.ipynb #7da6b7e5
 class ImageItems(torch.utils.data.Dataset):
     "`(transformed image, label)` for a list of `(path, label)`."
     def __init__(self, items:list, tfm): self.items, self.tfm = items, tfm
@@ -793,6 +800,7 @@ def view_seed(
     "The seed of augmented view `view` of the image at `path`: a hash, the same in every process and run."
     return int(stable_hash([seed, Path(path).parent.name, Path(path).name, view], n=15), 16)
 
+# %% ../nbs/02_data.ipynb #23399caa
 def augmented_view(
     img:Image.Image, # the decoded image
     tfm, # a random transform drawing from torch's global generator (e.g. `train_transform`)
@@ -916,6 +924,7 @@ def _write_entry(path:Path, key:dict, feats:torch.Tensor, labels:torch.Tensor, i
     index = dict(family=_family(key), views=key['views'], file=path.name, paths=[str(p) for p,_ in items])
     save_json_atomic(index, path.with_suffix('.views.json'))
 
+# %% ../nbs/02_data.ipynb #761274ef
 def _read_entry(path:Path, key:dict, warn:bool=True)->tuple|None:
     "The cached `(features, labels)` at `path` if it holds `key`; None if absent or unreadable (a warning if `warn`)."
     if not path.is_file(): return None

@@ -131,6 +131,7 @@ def batch_term(
     if reduction == 'none': return term.expand(len(y))
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
+# %% ../nbs/04_train.ipynb #7b535c0c
 @patch
 def loss(self:PromptMethod,
     logits:torch.Tensor, # the method's output [B, n_classes]
@@ -209,6 +210,7 @@ def class_specific_state(
     a, b = method.state_dict(), more.state_dict()
     return [k for k in keys if k in a and a[k].shape != b[k].shape]
 
+# %% ../nbs/04_train.ipynb #69152623
 def _load_learned(method:PromptMethod, ckpt:dict, where):
     "Load the checkpoint's learned state into `method`; a state that does not fit is an error naming `where`."
     try: missing, unexpected = method.load_state_dict(ckpt['state'], strict=False)
@@ -229,6 +231,7 @@ def load_method(
     "Rebuild a saved method on `backbone` (default: the saved backbone id); mismatches are a clear error naming `path`."
     return method_from_checkpoint(read_checkpoint(path), backbone, classnames, new_classes, where=Path(path))
 
+# %% ../nbs/04_train.ipynb #3ad1c017
 def method_from_checkpoint(
     ckpt:dict, # a `method_checkpoint`
     backbone:Backbone|str|None=None, # default: the backbone id of the checkpoint
@@ -288,6 +291,7 @@ def opt_func(recipe:Recipe):
     else: raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {recipe.optimizer!r}")
     return partial(OptimWrapper, opt=opt)
 
+# %% ../nbs/04_train.ipynb #52551ec6
 def trainable_params(method:nn.Module)->list:
     "The parameters the optimiser updates: those that require gradients."
     return [p for p in method.parameters() if p.requires_grad]
@@ -453,6 +457,7 @@ def image_input(
     raise TypeError(f'Cannot classify {type(item).__name__} {getattr(item, "shape", "")}: give an image path, '
                     f'a PIL image, a preprocessed image tensor [3, H, W] or a feature vector [D]')
 
+# %% ../nbs/04_train.ipynb #b2a97411
 def give_vocab(dls:DataLoaders, classnames:list[str]):
     "Make the class names every loader's `vocab`, a fastai `CategoryMap` (read as `dl.vocab`, found on the dataset)."
     for dl in dls.loaders:
@@ -530,6 +535,7 @@ def show_results(self:MethodLearner,
     dl = dl or self.dls[ds_idx]
     return self._show_items(dl, list(dl.new(shuffle=shuffle).get_idxs())[:max_n], **kwargs)
 
+# %% ../nbs/04_train.ipynb #ff8b8968
 @patch
 def plot_top_losses(self:MethodLearner,
     k:int=9, # how many images
