@@ -7,9 +7,9 @@ __all__ = ['ASSETS', 'BIOMEDCOOP_ASSETS', 'DATASETS', 'BENCHMARKS', 'CILMP_DATAS
            'FEATURE_CACHE_VERSION', 'DatasetInfo', 'read_split', 'llm_prompt_bank', 'templates', 'ImageLoadError',
            'to_rgb', 'load_image', 'MedDataset', 'from_folder', 'from_csv', 'from_split_file', 'load_dataset',
            'image_error', 'drop_unreadable', 'few_shot', 'fewshot_dataset', 'base_novel', 'show_classes',
-           'train_transform', 'denormalize', 'ImageItems', 'show_pictures', 'ItemsLoader', 'image_dataloaders',
-           'view_seed', 'augmented_view', 'encode_items', 'feature_cache_path', 'cached_features', 'FeatureItems',
-           'EpochViews', 'feature_dataloaders']
+           'train_transform', 'denormalize', 'ImageItems', 'show_pictures', 'ItemsLoader', 'loader_kwargs',
+           'image_dataloaders', 'view_seed', 'augmented_view', 'encode_workers', 'image_autocast', 'encode_items',
+           'feature_cache_path', 'cached_features', 'FeatureItems', 'EpochViews', 'feature_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1eb43819
 import dataclasses, functools, gzip, importlib.resources, json, math, os, re, textwrap, warnings
@@ -26,6 +26,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.callback.core import Callback
 from fastprogress.fastprogress import progress_bar
+from fastcore.basics import store_attr
 
 from .core import cache_dir, cache_lock, stable_hash, save_torch_atomic, save_json_atomic
 
@@ -49,7 +50,7 @@ class DatasetInfo:
     source:str # where the images come from
     split_file:str|None=None # packaged split file, None for folder-layout datasets
     aliases:tuple=() # other folder names of each class, as (folder, class name) pairs
-    clinical_template:str='a photo of a {}.' # the prompt a clinician would write for it, '{}' = class name (Biomed-DPT's)
+    clinical_template:str='a photo of a {}.' # a clinician's prompt for it (Biomed-DPT's), '{}' = class name
 
     @property
     def folder(self)->str:
@@ -58,50 +59,57 @@ class DatasetInfo:
 
 # %% ../nbs/02_data.ipynb #7bd4e6cc
 def _bench(name, modality, organ, source, classnames, template, split=True, aliases=()):
+    "The registry entry of a BiomedCoOp benchmark; its split file is `splits/split_<name>.json.gz`."
     return DatasetInfo(name, modality, organ, tuple(classnames), source,
                        f'splits/split_{name}.json.gz' if split else None, tuple(aliases), template)
 
-# clinical templates: Biomed-DPT's (Peng et al. 2025, Table 2; code `CUSTOM_BIOMEDDPT_TEMPLATES`), spelling as in the code
+# %% ../nbs/02_data.ipynb #18d87ce0
 DATASETS = {d.name: d for d in [
-    _bench('BTMRI', 'MRI', 'brain', 'Brain Tumor MRI', ['glioma tumor', 'meningioma tumor', 'pituitary tumor', 'normal brain'],
-           'a MR photo of a {} in the brain.'),
-    _bench('BUSI', 'ultrasound', 'breast', 'Breast Ultrasound Images (BUSI)', ['benign tumor', 'malignant tumor', 'normal scan'],
-           'a ultrasound photo of a {} in the breast.'),
+    _bench('BTMRI', 'MRI', 'brain', 'Brain Tumor MRI',
+           ['glioma tumor', 'meningioma tumor', 'pituitary tumor', 'normal brain'], 'a MR photo of a {} in the brain.'),
+    _bench('BUSI', 'ultrasound', 'breast', 'Breast Ultrasound Images (BUSI)',
+           ['benign tumor', 'malignant tumor', 'normal scan'], 'a ultrasound photo of a {} in the breast.'),
     _bench('CHMNIST', 'histopathology', 'colorectum', 'Colorectal cancer histology (Kather et al.)',
            ['adipose tissue', 'complex stroma', 'debris', 'empty background', 'immune cells', 'normal mucosal glands',
             'simple stroma', 'tumour epithelium'], 'a histopathological photo of a {}.'),
-    _bench('COVID_19', 'X-ray', 'chest', 'COVID-QU-Ex', ['covid lungs', 'lung opacity lungs', 'viral pneumonia lungs', 'normal lungs'],
+    _bench('COVID_19', 'X-ray', 'chest', 'COVID-QU-Ex',
+           ['covid lungs', 'lung opacity lungs', 'viral pneumonia lungs', 'normal lungs'],
            'a chest X-ray photo of a {} affected by COVID-19 in the lung.'),
-    _bench('CTKidney', 'CT', 'kidney', 'CT Kidney (normal, cyst, tumour, stone)', ['cyst kidney', 'kidney stone', 'kidney tumor', 'normal kidney'],
-           'a CT photo of a {} in the kidney.'),
+    _bench('CTKidney', 'CT', 'kidney', 'CT Kidney (normal, cyst, tumour, stone)',
+           ['cyst kidney', 'kidney stone', 'kidney tumor', 'normal kidney'], 'a CT photo of a {} in the kidney.'),
     _bench('DermaMNIST', 'dermatoscopy', 'skin', 'DermaMNIST (HAM10000)',
            ['actinic keratosis', 'basal cell carcinoma', 'benign keratosis', 'dermatofibroma', 'melanoma',
             'melanocytic nevus', 'vascular lesion'], 'a dermatoscopy photo of a {} in the skin.'),
     _bench('KneeXray', 'X-ray', 'knee', 'Knee osteoarthritis severity (Kellgren-Lawrence grade)',
-           ['healthy knee', 'doubtful osteoarthritis', 'minimal osteoarthritis', 'moderate osteoarthritis', 'severe osteoarthritis'],
-           'a frontal X-ray photo of a {} in the knee joint.'),
+           ['healthy knee', 'doubtful osteoarthritis', 'minimal osteoarthritis', 'moderate osteoarthritis',
+            'severe osteoarthritis'], 'a frontal X-ray photo of a {} in the knee joint.'),
     _bench('Kvasir', 'endoscopy', 'gastrointestinal tract', 'Kvasir v2',
            ['dyed lifted polyps', 'dyed resection margins', 'esophagitis', 'normal cecum', 'normal pylorus',
             'normal z line', 'polyps', 'ulcerative colitis'], 'a endoscopic photo of a {} in the colon.'),
     _bench('LungColon', 'histopathology', 'lung and colon', 'LC25000',
-           ['colon adenocarcinoma', 'colon benign tissue', 'lung adenocarcinoma', 'lung benign tissue', 'lung squamous cell carcinoma'],
-           'a histopathological photo of a {}.'),
+           ['colon adenocarcinoma', 'colon benign tissue', 'lung adenocarcinoma', 'lung benign tissue',
+            'lung squamous cell carcinoma'], 'a histopathological photo of a {}.'),
     _bench('OCTMNIST', 'OCT', 'retina', 'OCTMNIST (retinal OCT of Kermany et al.)',
-           ['choroidal neovascularization', 'diabetic macular edema', 'drusen', 'normal OCT scan'], 'a OCT photo of a {}.', split=False,
-           aliases=[('CNV', 'choroidal neovascularization'), ('DME', 'diabetic macular edema'), ('normal', 'normal OCT scan')]),
-    _bench('RETINA', 'fundus photography', 'eye', 'Retinal fundus disease images', ['diabetic retinopathy', 'glaucoma', 'cataract', 'normal retina'],
-           'a photo of a {} presented in image.'),
-    DatasetInfo('demo', 'synthetic histology-like tiles', 'none (synthetic)',
-                ('tissue with round nodules', 'tissue with elongated fibres', 'tissue with scattered small cells', 'empty tissue'),
-                'bundled with medprompt, made by tools/make_demo_data.py', clinical_template='a histology photo of a {}.'),
+           ['choroidal neovascularization', 'diabetic macular edema', 'drusen', 'normal OCT scan'],
+           'a OCT photo of a {}.', split=False,
+           aliases=[('CNV', 'choroidal neovascularization'), ('DME', 'diabetic macular edema'),
+                    ('normal', 'normal OCT scan')]),
+    _bench('RETINA', 'fundus photography', 'eye', 'Retinal fundus disease images',
+           ['diabetic retinopathy', 'glaucoma', 'cataract', 'normal retina'], 'a photo of a {} presented in image.'),
 ]}
+DATASETS['demo'] = DatasetInfo(
+    'demo', 'synthetic histology-like tiles', 'none (synthetic)',
+    ('tissue with round nodules', 'tissue with elongated fibres', 'tissue with scattered small cells', 'empty tissue'),
+    'bundled with medprompt, made by tools/make_demo_data.py', clinical_template='a histology photo of a {}.')
 BENCHMARKS = [n for n in DATASETS if n != 'demo']
 _NAME_ALIASES = {'covidquex': 'COVID_19', 'covid19': 'COVID_19', 'lc25000': 'LungColon'}
 
 # %% ../nbs/02_data.ipynb #491f59bf
 def _cilmp(name, modality, organ, source, classnames):
+    "The registry entry of one of CILMP's datasets: no split file, the class names of its code."
     return DatasetInfo(name, modality, organ, tuple(classnames), f'{source}; class names of CILMP (usr922/cilmp)')
 
+# %% ../nbs/02_data.ipynb #8629e72b
 CILMP_DATASETS = [
     _cilmp('ADAM', 'fundus photography', 'eye', 'ADAM challenge (age-related macular degeneration)',
            ['normal fundus', 'fundus with age-related macular degeneration']),
@@ -109,28 +117,34 @@ CILMP_DATASETS = [
            ['no diabetic retinopathy', 'mild diabetic retinopathy', 'moderate diabetic retinopathy',
             'severe diabetic retinopathy', 'proliferative diabetic retinopathy']),
     _cilmp('BloodMNIST', 'microscopy', 'blood', 'BloodMNIST (MedMNIST v2)',
-           ['basophil', 'eosinophil', 'erythroblast', 'immature granulocytes(myelocytes, metamyelocytes and promyelocytes)',
+           ['basophil', 'eosinophil', 'erythroblast',
+            'immature granulocytes(myelocytes, metamyelocytes and promyelocytes)',
             'lymphocyte', 'monocyte', 'neutrophil', 'platelet']),
     _cilmp('CILMP-BUSI', 'ultrasound', 'breast', 'Breast Ultrasound Images (BUSI)', ['normal', 'malignant', 'benign']),
-    _cilmp('Chaoyang', 'histopathology', 'colon', 'Chaoyang colon histology', ['normal', 'serrated', 'adenocarcinoma', 'adenoma']),
+    _cilmp('Chaoyang', 'histopathology', 'colon', 'Chaoyang colon histology',
+           ['normal', 'serrated', 'adenocarcinoma', 'adenoma']),
     _cilmp('CPN_Xray', 'X-ray', 'chest', 'CPN X-ray (COVID-19, pneumonia, normal)', ['normal', 'covid', 'pneumonia']),
-    _cilmp('Derm7pt', 'dermatoscopy', 'skin', 'Derm7pt (seven-point checklist)', ['carcinoma', 'keratosis', 'melanoma', 'miscellaneous', 'nevus']),
+    _cilmp('Derm7pt', 'dermatoscopy', 'skin', 'Derm7pt (seven-point checklist)',
+           ['carcinoma', 'keratosis', 'melanoma', 'miscellaneous', 'nevus']),
     _cilmp('CILMP-DermaMNIST', 'dermatoscopy', 'skin', 'DermaMNIST (MedMNIST v2, HAM10000)',
            ['actinic keratoses and intraepithelial carcinoma', 'basal cell carcinoma', 'benign keratosis-like lesions',
             'dermatofibroma', 'melanoma', 'melanocytic nevi', 'vascular lesions']),
     _cilmp('FetalUS', 'ultrasound', 'fetus', 'FETAL_PLANES_DB (maternal-fetal ultrasound planes)',
            ['Fetal brain', 'Fetal femur', 'Fetal abdomen', 'Fetal thorax', 'Maternal cervix', 'Other planes']),
     _cilmp('ISIC', 'dermatoscopy', 'skin', 'ISIC skin lesion challenge (7 classes)',
-           ['Melanoma', 'Melanocytic nevus', 'Basal cell carcinoma', 'Actinic keratosis', 'Benign keratosis', 'Dermatofibroma', 'Vascular lesion']),
+           ['Melanoma', 'Melanocytic nevus', 'Basal cell carcinoma', 'Actinic keratosis', 'Benign keratosis',
+            'Dermatofibroma', 'Vascular lesion']),
     _cilmp('CILMP-Kvasir', 'endoscopy', 'gastrointestinal tract', 'Kvasir v2',
-           ['dyed lifted polyps', 'dyed resection margins', 'esophagitis', 'normal cecum', 'normal pylorus', 'normal z-line',
-            'polyps', 'ulcerative colitis']),
+           ['dyed lifted polyps', 'dyed resection margins', 'esophagitis', 'normal cecum', 'normal pylorus',
+            'normal z-line', 'polyps', 'ulcerative colitis']),
     _cilmp('ODIR', 'fundus photography', 'eye', 'ODIR-5K (ocular disease recognition)',
            ['normal', 'diabetes', 'glaucoma', 'cataract', 'age related macular degeneration', 'hypertension',
             'pathological myopia', 'other diseases or abnormalities']),
     _cilmp('ODIR2', 'fundus photography', 'eye', 'ODIR-5K, normal vs cataract', ['normal', 'cataract']),
-    _cilmp('Pneumonia2', 'X-ray', 'chest', 'Chest X-ray pneumonia (Kermany et al.), 2 classes', ['normal', 'pneumonia']),
-    _cilmp('Pneumonia3', 'X-ray', 'chest', 'Chest X-ray pneumonia (Kermany et al.), 3 classes', ['normal', 'bacteria pneumonia', 'virus pneumonia']),
+    _cilmp('Pneumonia2', 'X-ray', 'chest', 'Chest X-ray pneumonia (Kermany et al.), 2 classes',
+           ['normal', 'pneumonia']),
+    _cilmp('Pneumonia3', 'X-ray', 'chest', 'Chest X-ray pneumonia (Kermany et al.), 3 classes',
+           ['normal', 'bacteria pneumonia', 'virus pneumonia']),
 ]
 assert not {d.name for d in CILMP_DATASETS} & set(DATASETS), 'a CILMP dataset name clashes with a registered one'
 DATASETS.update({d.name: d for d in CILMP_DATASETS})
@@ -149,7 +163,8 @@ def read_split(
     "The packaged split file of benchmark `name`."
     info = _info(name)
     if info is None or info.split_file is None:
-        raise ValueError(f'No split file for {name!r}; benchmarks with one: {[n for n in BENCHMARKS if DATASETS[n].split_file]}')
+        with_one = [n for n in BENCHMARKS if DATASETS[n].split_file]
+        raise ValueError(f'No split file for {name!r}; benchmarks with one: {with_one}')
     return {k: [tuple(o) for o in v] for k,v in _read_json(BIOMEDCOOP_ASSETS/info.split_file).items()}
 
 # %% ../nbs/02_data.ipynb #3a7e83e9
@@ -159,17 +174,23 @@ def _descriptions()->dict:
     bank = dict(_read_json(BIOMEDCOOP_ASSETS/'llm_prompts.json.gz')['classes'])
     return {**bank, **_read_json(ASSETS/'demo'/'descriptions.json')}
 
+# %% ../nbs/02_data.ipynb #92bfac38
 def llm_prompt_bank(
     classes, # a dataset name, a `MedDataset`, or a list of class names
 )->dict:     # {class name: [description, ...]}, in class order
     "The LLM-written descriptions of each class, for knowledge-guided prompt methods (BiomedCoOp, CILMP)."
-    names = classes.classnames if hasattr(classes, 'classnames') else _info(classes).classnames if isinstance(classes, str) and _info(classes) else classes
-    if isinstance(names, str): raise ValueError(f'Unknown dataset {names!r}; pass a dataset name, a MedDataset or a list of class names')
+    if hasattr(classes, 'classnames'): names = classes.classnames
+    elif isinstance(classes, str):
+        if _info(classes) is None:
+            raise ValueError(f'Unknown dataset {classes!r}; pass a dataset name, a MedDataset or a list of class names')
+        names = _info(classes).classnames
+    else: names = classes
     bank = _descriptions()
     missing = [c for c in names if c not in bank]
-    if missing: raise KeyError(f'No LLM descriptions for classes {missing}. Descriptions exist for the 72 classes of the '
-                               f'BiomedCoOp benchmarks and the demo classes; for other classes write your own '
-                               f'{{class name: [descriptions]}} and pass that to the method instead.')
+    if missing:
+        raise KeyError(f'No LLM descriptions for classes {missing}. Descriptions exist for the 72 classes of the '
+                       f'BiomedCoOp benchmarks and the demo classes; for other classes write your own '
+                       f'{{class name: [descriptions]}} and pass that to the method instead.')
     return {c: list(bank[c]) for c in names}
 
 # %% ../nbs/02_data.ipynb #322f4722
@@ -177,7 +198,7 @@ def llm_prompt_bank(
 def _templates()->dict: return _read_json(BIOMEDCOOP_ASSETS/'templates.json')
 
 def templates(
-    kind:str='custom', # 'custom' (the dataset's own), 'imagenet' (CLIP's 80) or 'imagenet_select' (7 of them)
+    kind:str='custom', # 'custom' (the dataset's own), 'imagenet' (CLIP's 80), 'imagenet_select' (7 of them)
     dataset:str|None=None, # dataset name, for kind='custom'
 )->list:     # templates with one '{}' for the class name
     "Hand-written prompt templates of the BiomedCoOp reference, for zero-shot and ensemble baselines."
@@ -185,7 +206,8 @@ def templates(
     if kind == 'custom':
         info = _info(dataset) if dataset else None
         return [t['custom'].get(info.name if info else '', 'a photo of a {}.')]
-    if kind not in t: raise ValueError(f"Unknown template kind {kind!r}: use 'custom', 'imagenet' or 'imagenet_select'")
+    if kind not in t:
+        raise ValueError(f"Unknown template kind {kind!r}: use 'custom', 'imagenet' or 'imagenet_select'")
     return list(t[kind])
 
 # %% ../nbs/02_data.ipynb #5cefc3f6
@@ -207,6 +229,7 @@ def to_rgb(im:Image.Image)->Image.Image:
         return Image.alpha_composite(Image.new('RGBA', im.size, (0, 0, 0, 255)), im).convert('RGB')
     return im.convert('RGB')
 
+# %% ../nbs/02_data.ipynb #5c7465ef
 def load_image(
     path:str|Path, # image file
 )->Image.Image:    # the decoded image, RGB
@@ -217,8 +240,8 @@ def load_image(
             return to_rgb(im)
     except FileNotFoundError: raise FileNotFoundError(f'Image file {path} does not exist') from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageLoadError(f'Cannot read image {path}: {e}. The file is corrupt, truncated or not an image: '
-                             f'replace it, or remove it from the dataset (its folder, CSV row or split file entry).') from e
+        raise ImageLoadError(f'Cannot read image {path}: {e}. The file is corrupt, truncated or not an image: replace '
+                             f'it, or remove it from the dataset (its folder, CSV row or split file entry).') from e
 
 # %% ../nbs/02_data.ipynb #a791a23e
 @dataclass
@@ -245,23 +268,42 @@ class MedDataset:
         return stable_hash([[str(p), l] for p,l in getattr(self, split)])
 
     def __repr__(self):
-        return f'MedDataset({self.name!r}, {self.n_classes} classes, train={len(self.train)}, val={len(self.val)}, test={len(self.test)})'
+        sizes = ', '.join(f'{s}={len(getattr(self, s))}' for s in ('train', 'val', 'test'))
+        return f'MedDataset({self.name!r}, {self.n_classes} classes, {sizes})'
 
 # %% ../nbs/02_data.ipynb #d09389f5
 def _norm(s)->str: return re.sub(r'[\s_\-]+', ' ', str(s)).strip().lower()
 def _pretty(s)->str: return re.sub(r'[\s_]+', ' ', str(s)).strip()
 
 def _own_classes(uniq:list, where)->tuple:
-    "Class names from raw labels alone: labels that differ only in case, spaces, `-` or `_` are one class (with a warning)."
+    "Class names from raw labels alone: labels that differ only in case, spaces, `-` or `_` are one class (a warning)."
     names, keys = [], {}
     for r in uniq:
         if _norm(r) not in keys: keys[_norm(r)] = len(names); names.append(_pretty(r))
     lookup = {r: keys[_norm(r)] for r in uniq}
     merged = [[r for r in uniq if lookup[r] == i] for i in range(len(names))]
     merged = [' / '.join(map(repr, m)) for m in merged if len(m) > 1]
-    if merged: warnings.warn(f'Labels {"; ".join(merged)} in {where} differ only in case, spaces, "-" or "_": each group is taken as one class')
+    if merged: warnings.warn(f'Labels {"; ".join(merged)} in {where} differ only in case, spaces, "-" or "_": '
+                             f'each group is taken as one class')
     return names, lookup
 
+# %% ../nbs/02_data.ipynb #2546326d
+def _given_classes(uniq:list, classnames:list|dict, where)->tuple:
+    "Class names from a list (label order; a raw label may be an index into it) or a {raw label: name} dict."
+    if isinstance(classnames, dict):
+        names = list(dict.fromkeys(classnames.values()))
+        keys = {_norm(k): names.index(v) for k,v in classnames.items()}
+    else:
+        names = list(classnames)
+        keys = {_norm(n): i for i,n in enumerate(names)} | {str(i): i for i in range(len(names))}
+    lookup = {r: keys[_norm(r)] for r in uniq if _norm(r) in keys}
+    bad = [r for r in uniq if r not in lookup]
+    if bad:
+        raise ValueError(f'Labels {bad[:10]}{" ..." if len(bad) > 10 else ""} in {where} match no class of {names}; '
+                         f'fix the labels, or pass classnames= a list or a {{label: class name}} dict that covers them')
+    return names, lookup
+
+# %% ../nbs/02_data.ipynb #98cee2a2
 def _class_index(
     raw:list, # raw labels (folder names or CSV labels), one per image
     classnames:list|dict|None=None, # see above
@@ -269,21 +311,12 @@ def _class_index(
 )->tuple:     # (class names, {raw label: class index})
     "Class names, and the class index of every raw label."
     uniq = sorted(set(map(str, raw)))
-    if classnames is None: names, lookup = _own_classes(uniq, where)
-    else:
-        if isinstance(classnames, dict):
-            names = list(dict.fromkeys(classnames.values()))
-            keys = {_norm(k): names.index(v) for k,v in classnames.items()}
-        else:
-            names = list(classnames)
-            keys = {_norm(n): i for i,n in enumerate(names)} | {str(i): i for i in range(len(names))}
-        lookup = {r: keys[_norm(r)] for r in uniq if _norm(r) in keys}
-        bad = [r for r in uniq if r not in lookup]
-        if bad: raise ValueError(f'Labels {bad[:10]}{" ..." if len(bad) > 10 else ""} in {where} match no class of {names}; '
-                                 f'fix the labels, or pass classnames= a list or a {{label: class name}} dict that covers them')
+    names, lookup = _own_classes(uniq, where) if classnames is None else _given_classes(uniq, classnames, where)
     empty = [n for i,n in enumerate(names) if i not in lookup.values()]
-    if empty: raise ValueError(f'Classes {empty} have no images in {where}; remove them from classnames or add their images')
-    if len(names) < 2: raise ValueError(f'{where} holds a single class {names}: a classifier needs images of at least 2 classes')
+    if empty:
+        raise ValueError(f'Classes {empty} have no images in {where}; remove them from classnames or add their images')
+    if len(names) < 2:
+        raise ValueError(f'{where} holds a single class {names}: a classifier needs images of at least 2 classes')
     return names, lookup
 
 # %% ../nbs/02_data.ipynb #bd12348f
@@ -295,10 +328,12 @@ def _rank(
     return sorted(items, key=lambda o: (stable_hash([seed, Path(o[0]).parent.name, Path(o[0]).name]), str(o[0])))
 
 def _by_class(items:list)->dict:
+    "The items of each label, in their order."
     by = defaultdict(list)
     for p,l in items: by[l].append((p, l))
     return by
 
+# %% ../nbs/02_data.ipynb #aac940b5
 def _split_by_class(
     items:list, # [(path, label), ...]
     fractions:tuple, # fraction of each class going to each part, summing to 1
@@ -319,41 +354,68 @@ def _hidden(name:str)->bool: return name.startswith('.') or name in _JUNK
 
 def _files_in(folder:Path)->tuple:
     "(image files, other files) below `folder` (any depth), sorted; hidden files and folders skipped."
-    files = sorted(p for p in folder.rglob('*') if p.is_file() and not any(_hidden(s) for s in p.relative_to(folder).parts))
-    return [p for p in files if p.suffix.lower() in IMAGE_EXTS], [p for p in files if p.suffix.lower() not in IMAGE_EXTS]
+    files = sorted(p for p in folder.rglob('*')
+                   if p.is_file() and not any(_hidden(s) for s in p.relative_to(folder).parts))
+    is_image = [p.suffix.lower() in IMAGE_EXTS for p in files]
+    return [p for p,i in zip(files, is_image) if i], [p for p,i in zip(files, is_image) if not i]
 
 def _subdirs(folder:Path)->list: return sorted(d for d in folder.iterdir() if d.is_dir() and not _hidden(d.name))
 
+# %% ../nbs/02_data.ipynb #81558afe
 def _warn_ignored(others:list, where):
     "One warning for the files of a dataset folder that are skipped because their extension is not an image's."
     if not others: return
     exts = pd.Series([p.suffix.lower() or '(none)' for p in others]).value_counts()
-    warnings.warn(f'Ignored {len(others)} files in {where} that are not images ({", ".join(f"{e} x{n}" for e,n in exts.items())}), '
+    counts = ", ".join(f"{e} x{n}" for e,n in exts.items())
+    warnings.warn(f'Ignored {len(others)} files in {where} that are not images ({counts}), '
                   f'e.g. {others[0]}; images are {" ".join(sorted(IMAGE_EXTS))}')
 
+# %% ../nbs/02_data.ipynb #62e7fd95
 def _class_folders(folder:Path)->list:
     "(image, class folder name) for every image in the class folders of `folder`; empty class folders are an error."
     dirs = _subdirs(folder)
-    if not dirs: raise FileNotFoundError(f'{folder} has no class sub-folders: put the images of each class in a folder named after it')
+    if not dirs: raise FileNotFoundError(f'{folder} has no class sub-folders: '
+                                         f'put the images of each class in a folder named after it')
     out, others = [], []
     for d in dirs:
         imgs, other = _files_in(d)
-        if not imgs: raise ValueError(f'Class folder {d} holds no images ({", ".join(sorted(IMAGE_EXTS))}); add images or remove the folder')
+        if not imgs: raise ValueError(f'Class folder {d} holds no images ({", ".join(sorted(IMAGE_EXTS))}); '
+                                      f'add images or remove the folder')
         out += [(p, d.name) for p in imgs]; others += other
     _warn_ignored(others, folder)
     return out
 
+# %% ../nbs/02_data.ipynb #a1a0ea88
 def _check_trained(names:list, split:dict, where):
     "Every class needs a training image: name those without one, with how many images they have in all."
     n = {s: pd.Series([l for _,l in items], dtype=int).value_counts() for s,items in split.items()}
     total = lambda i: sum(int(v.get(i, 0)) for v in n.values())
-    bad = [f'{c!r} ({total(i)} image{"" if total(i) == 1 else "s"} in all)' for i,c in enumerate(names) if not n['train'].get(i, 0)]
-    if bad: raise ValueError(f'Classes {", ".join(bad)} in {where} get no training image. A class needs at least 2 images '
-                             f'when medprompt splits it 50/20/30, or images in train/ (train rows of a CSV); add images or drop the class')
+    bad = [f'{c!r} ({total(i)} image{"" if total(i) == 1 else "s"} in all)'
+           for i,c in enumerate(names) if not n['train'].get(i, 0)]
+    if bad: raise ValueError(f'Classes {", ".join(bad)} in {where} get no training image. A class needs at least 2 '
+                             f'images when medprompt splits it 50/20/30, or images in train/ (train rows of a CSV); '
+                             f'add images or drop the class')
 
+# %% ../nbs/02_data.ipynb #154ad22a
+def _split_folders(folder:Path, subs:dict, classnames, split_seed:int)->tuple:
+    "(class names, {split: items}) of a folder holding train/, test/ and optionally val/ (else 20% of train)."
+    if 'test' not in subs or set(subs) - {'train', 'val', 'test'}:
+        raise ValueError(f'{folder} has a train/ folder, so it must hold train/, test/ and optionally val/ '
+                         f'and nothing else; found {sorted(subs)}')
+    raw = {s: _class_folders(subs[s]) for s in ('train', 'val', 'test') if s in subs}
+    names, lookup = _class_index([c for _,c in raw['train']], classnames, where=subs['train'])
+    for s in ('val', 'test'):
+        bad = sorted({c for _,c in raw.get(s, []) if c not in lookup})
+        if bad: raise ValueError(f'Class folders {bad} in {subs[s]} are not in {subs["train"]}; '
+                                 f'every class needs training images')
+    split = {s: [(p, lookup[c]) for p,c in v] for s,v in raw.items()}
+    if 'val' not in split: split['train'], split['val'] = _split_by_class(split['train'], (.8, .2), split_seed)
+    return names, split
+
+# %% ../nbs/02_data.ipynb #23bfb9aa
 def from_folder(
     folder:str|Path, # a folder of class folders, optionally inside train/ val/ test/
-    classnames:list|dict|None=None, # class names: None (from folder names), a list (class order) or {folder: class name}
+    classnames:list|dict|None=None, # class names: None (from folder names), a list (class order) or {folder: name}
     name:str|None=None, # dataset name (default: the folder's name)
     split_seed:int=1, # seed of the split, when there are no split folders
 )->MedDataset:
@@ -361,20 +423,12 @@ def from_folder(
     folder = Path(folder).expanduser()
     if not folder.is_dir(): raise FileNotFoundError(f'Dataset folder {folder} does not exist')
     subs = {d.name.lower(): d for d in _subdirs(folder)}
-    if 'train' in subs:
-        if 'test' not in subs or set(subs) - {'train', 'val', 'test'}:
-            raise ValueError(f'{folder} has a train/ folder, so it must hold train/, test/ and optionally val/ and nothing else; found {sorted(subs)}')
-        raw = {s: _class_folders(subs[s]) for s in ('train', 'val', 'test') if s in subs}
-        names, lookup = _class_index([c for _,c in raw['train']], classnames, where=subs['train'])
-        for s in ('val', 'test'):
-            bad = sorted({c for _,c in raw.get(s, []) if c not in lookup})
-            if bad: raise ValueError(f'Class folders {bad} in {subs[s]} are not in {subs["train"]}; every class needs training images')
-        split = {s: [(p, lookup[c]) for p,c in v] for s,v in raw.items()}
-        if 'val' not in split: split['train'], split['val'] = _split_by_class(split['train'], (.8, .2), split_seed)
+    if 'train' in subs: names, split = _split_folders(folder, subs, classnames, split_seed)
     else:
         raw = _class_folders(folder)
         names, lookup = _class_index([c for _,c in raw], classnames, where=folder)
-        split = dict(zip(('train', 'val', 'test'), _split_by_class([(p, lookup[c]) for p,c in raw], (.5, .2, .3), split_seed)))
+        parts = _split_by_class([(p, lookup[c]) for p,c in raw], (.5, .2, .3), split_seed)
+        split = dict(zip(('train', 'val', 'test'), parts))
     _check_trained(names, split, folder)
     return MedDataset(name or folder.name, names, split['train'], split['val'], split['test'], root=folder)
 
@@ -384,34 +438,66 @@ def _check_exist(paths:list, where:str):
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(f'{len(missing)} of {len(paths)} images listed in {where} do not exist, e.g. '
-                                f'{", ".join(str(p) for p in missing[:3])}. Check the data root and that the images were fully unpacked.')
+                                f'{", ".join(str(p) for p in missing[:3])}. '
+                                f'Check the data root and that the images were fully unpacked.')
 
+# %% ../nbs/02_data.ipynb #1f66d328
 def _read_table(csv:Path)->pd.DataFrame:
-    "The CSV as stripped strings, lower-case column names; a BOM, Windows line ends and `;` or tab separators are fine."
+    "The CSV as stripped strings, lower-case column names; a BOM, Windows line ends, `;` or tab separators are fine."
     try:
         with open(csv, encoding='utf-8-sig', newline='') as f: header = f.readline()
         sep = next((s for s in (',', ';', '\t') if s in header), ',')
         df = pd.read_csv(csv, dtype=str, keep_default_na=False, sep=sep, encoding='utf-8-sig')
     except pd.errors.EmptyDataError:
-        raise ValueError(f'{csv} is empty: write a header line path,label (optionally ,split) and then one line per image') from None
+        raise ValueError(f'{csv} is empty: write a header line path,label (optionally ,split) '
+                         f'and then one line per image') from None
     except (UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise ValueError(f'Cannot read {csv} as a CSV file ({str(e).strip()}); save it as UTF-8 text with columns path,label') from None
+        raise ValueError(f'Cannot read {csv} as a CSV file ({str(e).strip()}); '
+                         f'save it as UTF-8 text with columns path,label') from None
     df.columns = [c.strip().lower() for c in df.columns]
     return df.apply(lambda col: col.str.strip())
 
+# %% ../nbs/02_data.ipynb #028579cd
 def _unique_rows(df:pd.DataFrame, csv:Path)->pd.DataFrame:
     "`df` with repeated rows dropped (with a warning); one image listed with two labels or splits is an error."
     dup = df.duplicated(['key', 'label', 'split'] if 'split' in df.columns else ['key', 'label'])
     if dup.any():
-        warnings.warn(f'{csv} lists {int(dup.sum())} rows twice, e.g. {df["path"][dup].iloc[0]}: each image is used once')
+        warnings.warn(f'{csv} lists {int(dup.sum())} rows twice, e.g. {df["path"][dup].iloc[0]}: '
+                      f'each image is used once')
         df = df[~dup]
     clash = df['key'].duplicated(keep=False)
     if clash.any():
-        p = df['path'][clash].iloc[0]
-        raise ValueError(f'{csv} lists {p} on {int((df["key"] == df["key"][clash].iloc[0]).sum())} rows with different labels or splits; '
-                         f'keep one row per image')
+        p, n = df['path'][clash].iloc[0], int((df['key'] == df['key'][clash].iloc[0]).sum())
+        raise ValueError(f'{csv} lists {p} on {n} rows with different labels or splits; keep one row per image')
     return df
 
+# %% ../nbs/02_data.ipynb #a6c8f0de
+def _csv_rows(csv:Path)->pd.DataFrame:
+    "The rows of `csv`, checked, once each, with each image's full path in column `full`."
+    df = _read_table(csv)
+    if not {'path', 'label'} <= set(df.columns):
+        raise ValueError(f'{csv} needs columns path and label (and optionally split); found {list(df.columns)}')
+    if df.empty: raise ValueError(f'{csv} has a header but no rows: add one line path,label per image')
+    blank = [i + 1 for i,(p,l) in enumerate(zip(df['path'], df['label'])) if not p or not l]
+    if blank: raise ValueError(f'{csv} has rows with an empty path or label (data rows {blank[:5]}); '
+                               f'fill them in or delete them')
+    as_posix = (lambda s: s.replace('\\', '/')) if os.sep == '/' else str   # a CSV written on Windows
+    paths = [p if p.is_absolute() else csv.parent/p for p in map(Path, map(as_posix, df['path']))]
+    return _unique_rows(df.assign(key=[os.path.normpath(p) for p in paths], full=paths), csv)
+
+# %% ../nbs/02_data.ipynb #ad3486d0
+def _csv_split(items:list, df:pd.DataFrame, csv:Path, split_seed:int)->tuple:
+    "(train, val, test) of the CSV's `items`: by its split column, or 50/20/30 per class without one."
+    if 'split' not in df.columns: return _split_by_class(items, (.5, .2, .3), split_seed)
+    s = df['split'].str.lower().replace({'valid': 'val', 'validation': 'val'})
+    bad = sorted(set(s) - {'train', 'val', 'test'})
+    if bad: raise ValueError(f'Unknown split values {bad} in {csv}; use train, val or test')
+    tr, va, te = ([o for o,x in zip(items, s) if x == k] for k in ('train', 'val', 'test'))
+    if not tr or not te: raise ValueError(f'{csv} has a split column but no {"train" if not tr else "test"} rows')
+    if not va: tr, va = _split_by_class(tr, (.8, .2), split_seed)
+    return tr, va, te
+
+# %% ../nbs/02_data.ipynb #7952be64
 def from_csv(
     csv:str|Path, # CSV with columns path, label and optionally split
     classnames:list|dict|None=None, # class names: None (sorted labels), a list (class order) or {label: class name}
@@ -420,26 +506,11 @@ def from_csv(
 )->MedDataset:
     "A dataset from a CSV of `path,label[,split]`."
     csv = Path(csv).expanduser()
-    df = _read_table(csv)
-    if not {'path', 'label'} <= set(df.columns): raise ValueError(f'{csv} needs columns path and label (and optionally split); found {list(df.columns)}')
-    if df.empty: raise ValueError(f'{csv} has a header but no rows: add one line path,label per image')
-    blank = [i + 1 for i,(p,l) in enumerate(zip(df['path'], df['label'])) if not p or not l]
-    if blank: raise ValueError(f'{csv} has rows with an empty path or label (data rows {blank[:5]}); fill them in or delete them')
-    as_posix = (lambda s: s.replace('\\', '/')) if os.sep == '/' else str   # a CSV written on Windows
-    paths = [p if p.is_absolute() else csv.parent/p for p in map(Path, map(as_posix, df['path']))]
-    df = _unique_rows(df.assign(key=[os.path.normpath(p) for p in paths], full=paths), csv)
+    df = _csv_rows(csv)
     paths = list(df['full'])
     _check_exist(paths, csv)
     names, lookup = _class_index(df['label'], classnames, where=csv)
-    items = [(p, lookup[l]) for p,l in zip(paths, df['label'])]
-    if 'split' not in df.columns: tr, va, te = _split_by_class(items, (.5, .2, .3), split_seed)
-    else:
-        s = df['split'].str.lower().replace({'valid': 'val', 'validation': 'val'})
-        bad = sorted(set(s) - {'train', 'val', 'test'})
-        if bad: raise ValueError(f'Unknown split values {bad} in {csv}; use train, val or test')
-        tr, va, te = ([o for o,x in zip(items, s) if x == k] for k in ('train', 'val', 'test'))
-        if not tr or not te: raise ValueError(f'{csv} has a split column but no {"train" if not tr else "test"} rows')
-        if not va: tr, va = _split_by_class(tr, (.8, .2), split_seed)
+    tr, va, te = _csv_split([(p, lookup[l]) for p,l in zip(paths, df['label'])], df, csv, split_seed)
     _check_trained(names, dict(train=tr, val=va, test=te), csv)
     return MedDataset(name or csv.stem, names, tr, va, te, root=csv.parent)
 
@@ -448,21 +519,25 @@ def _data_root(root, name:str)->Path:
     "The data root: `root`, else `$MEDPROMPT_DATA`; it must exist."
     root = root or os.environ.get('MEDPROMPT_DATA')
     if root is None:
-        raise ValueError(f'{name} needs its images: pass root= (the folder holding {name}/{name}/...) or set $MEDPROMPT_DATA. '
+        raise ValueError(f'{name} needs its images: pass root= (the folder holding {name}/{name}/...) '
+                         f'or set $MEDPROMPT_DATA. '
                          f'The reference packs them at https://huggingface.co/datasets/TahaKoleilat/BiomedCoOp')
     root = Path(root).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f'Data root {root} does not exist')
     return root
 
+# %% ../nbs/02_data.ipynb #0c2e48e8
 def _image_dir(root:Path, info:DatasetInfo, probe:str|None=None)->Path:
     "First of <root>/NAME/NAME, <root>/NAME, <root> that holds the image `probe` (without one: that exists)."
     cands = [root/info.folder, root/info.name, root]
     found = next((c for c in cands if ((c/probe).is_file() if probe else c.is_dir())), None)
     if found is None:
-        raise FileNotFoundError(f'Cannot find the images of {info.name}: {probe} (first entry of its split file) is in none of '
-                                f'{", ".join(map(str, cands))}. Unpack the dataset so that its images are under {root/info.folder}')
+        raise FileNotFoundError(f'Cannot find the images of {info.name}: {probe} (first entry of its split file) '
+                                f'is in none of {", ".join(map(str, cands))}. '
+                                f'Unpack the dataset so that its images are under {root/info.folder}')
     return found
 
+# %% ../nbs/02_data.ipynb #7cf81962
 def from_split_file(
     name:str, # a benchmark with a split file
     root:str|Path|None=None, # data root (default $MEDPROMPT_DATA)
@@ -471,9 +546,9 @@ def from_split_file(
     "A benchmark dataset from its packaged split file and its images under `root`."
     info, split = _info(name), read_split(name)
     image_dir = _image_dir(_data_root(root, info.name), info, split['train'][0][0] if verify else None)
-    ds = MedDataset(info.name, list(info.classnames), *([(image_dir/p, int(l)) for p,l,_ in split[s]] for s in ('train', 'val', 'test')), root=image_dir)
-    if verify: _check_exist([p for s in ('train', 'val', 'test') for p,_ in getattr(ds, s)], f'split_{info.name}.json under {image_dir}')
-    return ds
+    items = {s: [(image_dir/p, int(l)) for p,l,_ in split[s]] for s in ('train', 'val', 'test')}
+    if verify: _check_exist([p for v in items.values() for p,_ in v], f'split_{info.name}.json under {image_dir}')
+    return MedDataset(info.name, list(info.classnames), items['train'], items['val'], items['test'], root=image_dir)
 
 # %% ../nbs/02_data.ipynb #727f285e
 def load_dataset(
@@ -496,7 +571,8 @@ def load_dataset(
     p = Path(name_or_path).expanduser()
     if p.is_file() and p.suffix.lower() == '.csv': return from_csv(p, classnames, name, split_seed)
     if p.is_dir(): return from_folder(p, classnames, name, split_seed)
-    raise FileNotFoundError(f'{name_or_path!r} is neither a registered dataset ({", ".join(DATASETS)}) nor an existing folder or .csv file')
+    raise FileNotFoundError(f'{name_or_path!r} is neither a registered dataset ({", ".join(DATASETS)}) '
+                            f'nor an existing folder or .csv file')
 
 # %% ../nbs/02_data.ipynb #b9416308
 @functools.lru_cache(maxsize=None)
@@ -513,14 +589,18 @@ def image_error(
     st = os.stat(path)
     return _decode_error(str(path), st.st_mtime_ns, st.st_size)
 
+# %% ../nbs/02_data.ipynb #d194a074
 _warned_unreadable = set()
 def _warn_unreadable(bad:list, where:str):
     "One warning naming the unreadable images of `bad` not warned about before in this process."
     bad = [(p, why) for p,why in bad if str(p) not in _warned_unreadable]
     _warned_unreadable.update(str(p) for p,_ in bad)
-    if bad: warnings.warn(f'Skipped {len(bad)} unreadable images of {where}: ' + '; '.join(f'{p} ({why})' for p,why in bad[:3])
-                          + (' ...' if len(bad) > 3 else '') + '. Replace or remove them to silence this warning')
+    if not bad: return
+    named = '; '.join(f'{p} ({why})' for p,why in bad[:3]) + (' ...' if len(bad) > 3 else '')
+    warnings.warn(f'Skipped {len(bad)} unreadable images of {where}: {named}. '
+                  f'Replace or remove them to silence this warning')
 
+# %% ../nbs/02_data.ipynb #a9cb24a8
 def drop_unreadable(
     items:list, # [(path, label), ...]
     where:str='', # what the items are, for the warning
@@ -532,6 +612,21 @@ def drop_unreadable(
     return [o for o in items if o[0] not in drop]
 
 # %% ../nbs/02_data.ipynb #c448f8f6
+def _first_readable(
+    ranked:list, # the items of one class, in their seeded order
+    k:int, # how many to take
+    skip_unreadable:bool, # pass over images that cannot be decoded
+)->tuple: # (up to k items, [(path, why) of the unreadable images passed over])
+    "The first `k` items of a ranking whose images decode, and the ones passed over."
+    picks, skipped = [], []
+    for o in ranked:
+        if len(picks) == k: break
+        why = image_error(o[0]) if skip_unreadable else None
+        if why: skipped.append((o[0], why))
+        else: picks.append(o)
+    return picks, skipped
+
+# %% ../nbs/02_data.ipynb #b3c33a3a
 def few_shot(
     items:list, # [(path, label), ...]
     k:int, # images per class
@@ -541,32 +636,30 @@ def few_shot(
     skip_unreadable:bool=True, # pass over images that cannot be decoded (with a warning) to the next of the ranking
 )->list:      # k items per class, ordered by class
     "Draw `k` items of every class, the same ones for the same seed on every machine."
-    if k < 0: raise ValueError(f'{k} shots asked for: give 0 (every training image) or a positive number of shots per class')
+    if k < 0: raise ValueError(f'{k} shots asked for: give 0 (every training image) or a positive number of shots')
     by, out, bad = _by_class(items), [], []
     for l in (range(len(classnames)) if classnames else sorted(by)):
-        picks, skipped = [], []
-        for o in _rank(by.get(l, []), seed):
-            if len(picks) == k: break
-            why = image_error(o[0]) if skip_unreadable else None
-            if why: skipped.append((o[0], why))
-            else: picks.append(o)
+        picks, skipped = _first_readable(_rank(by.get(l, []), seed), k, skip_unreadable)
         if strict and len(picks) < k:
             cls = f'{classnames[l]!r} (label {l})' if classnames else f'label {l}'
             extra = f' that can be read ({len(skipped)} cannot, e.g. {skipped[0][0]})' if skipped else ''
-            raise ValueError(f'{k} shots asked for, but class {cls} has only {len(picks)} images{extra}; use at most {len(picks)} shots')
+            raise ValueError(f'{k} shots asked for, but class {cls} has only {len(picks)} images{extra}; '
+                             f'use at most {len(picks)} shots')
         out += picks; bad += skipped
     _warn_unreadable(bad, 'the few-shot draw')
     return out
 
+# %% ../nbs/02_data.ipynb #c7a309d4
 def fewshot_dataset(
     ds:MedDataset, # the full dataset
     shots:int, # K, training images per class; 0 or None keeps every (readable) training image
     seed:int=1, # seed of the draw (the papers average seeds 1, 2, 3)
 )->MedDataset:
-    "`ds` with train cut to `shots` per class and val to `min(shots, 4)` per class, unreadable images left out everywhere."
+    "`ds` with train cut to `shots` per class and val to `min(shots, 4)` per class, unreadable images left out."
     test = drop_unreadable(ds.test, f'{ds.name} test')
     if not shots:
-        return dataclasses.replace(ds, train=drop_unreadable(ds.train, f'{ds.name} train'), val=drop_unreadable(ds.val, f'{ds.name} val'), test=test)
+        return dataclasses.replace(ds, train=drop_unreadable(ds.train, f'{ds.name} train'),
+                                   val=drop_unreadable(ds.val, f'{ds.name} val'), test=test)
     return dataclasses.replace(ds, train=few_shot(ds.train, shots, seed, ds.classnames),
                                val=few_shot(ds.val, min(shots, 4), seed, strict=False), test=test)
 
@@ -577,7 +670,8 @@ def base_novel(
 )->MedDataset:
     "The base (first ceil(n/2)) or novel (remaining) classes of `ds`, relabelled from 0."
     if subset == 'all': return ds
-    if subset not in ('base', 'novel', 'new'): raise ValueError(f"subset must be 'base', 'novel' or 'all', not {subset!r}")
+    if subset not in ('base', 'novel', 'new'):
+        raise ValueError(f"subset must be 'base', 'novel' or 'all', not {subset!r}")
     m = math.ceil(ds.n_classes/2)
     keep = range(m) if subset == 'base' else range(m, ds.n_classes)
     sub = lambda items: [(p, l - keep[0]) for p,l in items if l in keep]
@@ -605,9 +699,10 @@ def show_classes(
 # %% ../nbs/02_data.ipynb #f54968e3
 def train_transform(backbone)->T.Compose:
     "Training augmentation of the reference protocol (random resized crop, bicubic, normalise; no flip)."
-    return T.Compose([T.RandomResizedCrop(backbone.image_size, scale=(0.08, 1.), interpolation=T.InterpolationMode.BICUBIC),
-                      T.ToTensor(), T.Normalize(backbone.mean, backbone.std)])
+    crop = T.RandomResizedCrop(backbone.image_size, scale=(0.08, 1.), interpolation=T.InterpolationMode.BICUBIC)
+    return T.Compose([crop, T.ToTensor(), T.Normalize(backbone.mean, backbone.std)])
 
+# %% ../nbs/02_data.ipynb #e63b8bd9
 def denormalize(
     x:torch.Tensor, # an image [3, H, W] as `tfm` gave it
     tfm, # the (composed) transform that gave it
@@ -617,6 +712,7 @@ def denormalize(
     if norm is not None: x = x * torch.tensor(norm.std)[:, None, None] + torch.tensor(norm.mean)[:, None, None]
     return x.clamp(0, 1).permute(1, 2, 0).numpy()
 
+# %% ../nbs/02_data.ipynb #7da6b7e5
 class ImageItems(torch.utils.data.Dataset):
     "`(transformed image, label)` for a list of `(path, label)`."
     def __init__(self, items:list, tfm): self.items, self.tfm = items, tfm
@@ -624,7 +720,7 @@ class ImageItems(torch.utils.data.Dataset):
     def __getitem__(self, i):
         p, l = self.items[i]
         return self.tfm(load_image(p)), torch.tensor(l)
-    def new_empty(self): return ImageItems([], self.tfm)   # fastai's `export` keeps the loaders' transforms, not their items
+    def new_empty(self): return ImageItems([], self.tfm)   # fastai's `export` keeps the transforms, not the items
     def picture(self, i:int)->np.ndarray:
         "Item `i` as the model sees it (augmented in training), [H, W, 3] in [0, 1]."
         return denormalize(self[i][0], self.tfm)
@@ -642,28 +738,46 @@ def show_pictures(
     cols = max(1, min(ncols, len(pictures))); rows = max(1, math.ceil(len(pictures) / cols))
     fig, axs = plt.subplots(rows, cols, figsize=(3*cols, 3*rows), squeeze=False, **kwargs)
     for ax in axs.flat: ax.axis('off')
-    for ax, p, t, c in zip(axs.flat, pictures, titles, colors or ['black']*len(titles)): ax.imshow(p); ax.set_title(t, color=c)
+    for ax, p, t, c in zip(axs.flat, pictures, titles, colors or ['black']*len(titles)):
+        ax.imshow(p); ax.set_title(t, color=c)
     return fig
 
 # %% ../nbs/02_data.ipynb #69c560dc
 class ItemsLoader(DataLoader):
-    "A fastai `DataLoader` over `ImageItems` or `FeatureItems`; `show_batch` shows a batch's images with their classes."
-    def show_batch(self, b=None, max_n:int=9, **kwargs):
-        "The images of the first `max_n` items of a batch drawn as this loader draws them (shuffled, augmented), titled with their class."
-        if b is not None: raise ValueError('show_batch draws its own batch (a batch of cached features does not say which images they are); call it without b')
+    "A fastai `DataLoader` over `ImageItems` or `FeatureItems`; `show_batch` shows a batch's images and classes."
+    def show_batch(self,
+        b=None, # fastai's batch argument: must stay None (a batch of features does not say which images they are)
+        max_n:int=9, # at most this many images
+        **kwargs, # passed to `show_pictures`
+    ):
+        "The first `max_n` images of a batch drawn as this loader draws them (shuffled, augmented), titled by class."
+        if b is not None: raise ValueError('show_batch draws its own batch (a batch of cached features does not say '
+                                           'which images they are); call it without b')
         idxs = list(self.get_idxs())[:min(max_n, self.bs)]
         vocab = getattr(self.dataset, 'vocab', None)
         pictures, labels = [self.dataset.picture(i) for i in idxs], [int(self.dataset[i][1]) for i in idxs]
         return show_pictures(pictures, [str(vocab[l]) if vocab is not None else str(l) for l in labels], **kwargs)
 
+# %% ../nbs/02_data.ipynb #02f513c6
+def _device_type(device)->str: return torch.device(device or 'cpu').type
+
+def loader_kwargs(
+    device, # where the batches go: a torch device or its name ('cuda', 'cuda:1', 'cpu', 'mps'); None: the CPU
+    num_workers:int, # image-loading processes
+)->dict: # keyword arguments for a torch or fastai `DataLoader`
+    "Worker count, and pinned batches when they go to a CUDA device (so the copy to it can overlap compute)."
+    return dict(num_workers=num_workers, pin_memory=_device_type(device) == 'cuda')
+
+# %% ../nbs/02_data.ipynb #2d0db02a
 EVAL_BS = 100   # Dassl's DATALOADER.TEST.BATCH_SIZE: validation and test batches, whatever the training batch size
 
 def _loaders(dsets:list, bs:int, device, num_workers:int=0)->DataLoaders:
     "fastai DataLoaders over (train, val, test) datasets; train is shuffled and drops a last partial batch (as Dassl)."
     dls = [ItemsLoader(d, bs=bs if i == 0 else max(bs, EVAL_BS), shuffle=i == 0, drop_last=i == 0 and len(d) >= bs,
-                       num_workers=num_workers, device=device) for i,d in enumerate(dsets)]
+                       device=device, **loader_kwargs(device, num_workers)) for i,d in enumerate(dsets)]
     return DataLoaders(*dls, device=device)
 
+# %% ../nbs/02_data.ipynb #21153fd5
 def image_dataloaders(
     ds:MedDataset, # the (usually few-shot) dataset
     backbone, # a `Backbone`: gives the input size, normalisation and eval preprocessing
@@ -686,6 +800,7 @@ def view_seed(
     "The seed of augmented view `view` of the image at `path`: a hash, the same in every process and run."
     return int(stable_hash([seed, Path(path).parent.name, Path(path).name, view], n=15), 16)
 
+# %% ../nbs/02_data.ipynb #23399caa
 def augmented_view(
     img:Image.Image, # the decoded image
     tfm, # a random transform drawing from torch's global generator (e.g. `train_transform`)
@@ -696,11 +811,12 @@ def augmented_view(
         torch.manual_seed(seed)
         return tfm(img)
 
+# %% ../nbs/02_data.ipynb #af6067b0
 class _Views(torch.utils.data.Dataset):
     "Item `i // n`, view `i % n`: the eval transform when `views` is 0, else augmented view `i % n`."
     def __init__(self, items, views, eval_tfm, train_tfm, seed):
-        self.items, self.views, self.n, self.eval_tfm, self.train_tfm, self.seed = items, views, max(views, 1), eval_tfm, train_tfm, seed
-        self._last = (None, None)
+        store_attr('items,views,eval_tfm,train_tfm,seed')
+        self.n, self._last = max(views, 1), (None, None)
     def __len__(self): return len(self.items)*self.n
     def _image(self, p):
         "The decoded image at `p`, decoded once for all its views (they are consecutive indices)."
@@ -709,8 +825,45 @@ class _Views(torch.utils.data.Dataset):
     def __getitem__(self, i):
         (p, _), v = self.items[i//self.n], i % self.n
         img = self._image(p)
-        return self.eval_tfm(img) if self.views == 0 else augmented_view(img, self.train_tfm, view_seed(self.seed, p, v))
+        if self.views == 0: return self.eval_tfm(img)
+        return augmented_view(img, self.train_tfm, view_seed(self.seed, p, v))
 
+# %% ../nbs/02_data.ipynb #becfc999
+def encode_workers(
+    device, # where the image tower runs
+)->int: # image-loading processes for `encode_items`
+    "Up to 8 loading processes feeding a CUDA image tower; none on a CPU, where they would take its cores."
+    return min(8, os.cpu_count() or 1) if _device_type(device) == 'cuda' else 0
+
+def image_autocast(
+    device, # where the image tower runs
+    precision:str='fp32', # 'fp32' (the references'), or mixed precision 'fp16' or 'bf16'
+)->dict: # keyword arguments for `torch.autocast`
+    "Mixed precision for the frozen image tower only when asked for and on CUDA: features on a CPU never change."
+    if precision not in ('fp32', 'fp16', 'bf16'):
+        raise ValueError(f"precision must be 'fp16', 'bf16' or 'fp32', not {precision!r}")
+    dtype = torch.float16 if precision == 'fp16' else torch.bfloat16
+    return dict(device_type=_device_type(device), dtype=dtype,
+                enabled=precision != 'fp32' and _device_type(device) == 'cuda')
+
+# %% ../nbs/02_data.ipynb #0e47a85e
+def _encode_batches(
+    backbone, # a `Backbone`
+    batches, # an iterable of preprocessed image batches [B, 3, H, W]
+    n:int, # images in all the batches together
+    precision:str, # see `image_autocast`
+)->torch.Tensor: # features [n, D] float32, on the CPU
+    "The image features of every batch, written into one float32 tensor on the device and copied to the CPU once."
+    dev, out, i = backbone.device, None, 0
+    with torch.autocast(**image_autocast(dev, precision)):
+        for x in batches:
+            f = backbone.encode_image(x.to(dev, non_blocking=True))
+            if out is None: out = torch.empty(n, f.shape[-1], dtype=torch.float32, device=dev)
+            out[i:i + len(f)] = f   # no copy to the host per batch: the device keeps computing
+            i += len(f)
+    return torch.zeros(0, backbone.embed_dim) if out is None else out.cpu()
+
+# %% ../nbs/02_data.ipynb #f91c7577
 @torch.no_grad()
 def encode_items(
     backbone, # a `Backbone`
@@ -718,18 +871,22 @@ def encode_items(
     views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented eval view only
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass
-    num_workers:int=0, # image-loading processes
+    num_workers:int|None=None, # image-loading processes (default `encode_workers`: up to 8 on CUDA, 0 on a CPU)
     progress:bool=True, # show a progress bar
+    precision:str='fp32', # the image tower's precision on CUDA (`image_autocast`); features are float32 anyway
 )->tuple:     # (features [N, max(views, 1), D] float32 on the CPU, labels [N])
     "Image features of `items` under the backbone's image tower: the eval view, or `views` seeded augmented views."
-    if views < 0: raise ValueError(f'views must be 0 (no augmentation) or a positive number of augmented views, not {views}')
+    if views < 0: raise ValueError(f'views must be 0 (no augmentation) or a positive number of views, not {views}')
+    dev = backbone.device
+    if num_workers is None: num_workers = encode_workers(dev)
     # the loader's own generator: every pass of a DataLoader draws a base seed from torch's global generator, so
     # encoding (done only when the cache is cold) would otherwise change the caller's seeded run
     dl = torch.utils.data.DataLoader(_Views(items, views, backbone.preprocess_eval, train_transform(backbone), seed),
-                                     batch_size=bs, num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
-    feats = [backbone.encode_image(x.to(backbone.device)).float().cpu() for x in (progress_bar(dl, leave=False) if progress else dl)]
-    feats = torch.cat(feats) if feats else torch.zeros(0, backbone.embed_dim)
-    return feats.reshape(len(items), max(views, 1), feats.shape[-1]), torch.tensor([l for _,l in items], dtype=torch.long)
+                                     batch_size=bs, generator=torch.Generator().manual_seed(seed),
+                                     **loader_kwargs(dev, num_workers))
+    feats = _encode_batches(backbone, progress_bar(dl, leave=False) if progress else dl, len(dl.dataset), precision)
+    labels = torch.tensor([l for _,l in items], dtype=torch.long)
+    return feats.reshape(len(items), max(views, 1), feats.shape[-1]), labels
 
 # %% ../nbs/02_data.ipynb #67ce6ae2
 FEATURE_CACHE_VERSION = 2   # 2: augmented views only (one per epoch), seeded per image path and view; no flip
@@ -746,19 +903,40 @@ def feature_cache_path(
     split:str='train', # 'train', 'val' or 'test'
     views:int=0, # augmented views per image; 0: the un-augmented view
     seed:int=0, # seed of the augmented views
+    precision:str='fp32', # the image tower's precision (see `image_autocast`); a key part only where it autocasts
 )->tuple:     # (cache file, the key description it was hashed from)
     "Where the features of `split` of `ds` under `backbone` are cached, and the description keying them."
-    tfm = dict(eval_tfm=_describe(backbone.preprocess_eval)) if views == 0 else dict(train_tfm=_describe(train_transform(backbone)), seed=seed)
-    key = dict(version=FEATURE_CACHE_VERSION, backbone=backbone.cache_key, dataset=ds.name, split=split, items=ds.items_hash(split),
-               views=views, **tfm)
+    if views == 0: tfm = dict(eval_tfm=_describe(backbone.preprocess_eval))
+    else: tfm = dict(train_tfm=_describe(train_transform(backbone)), seed=seed)
+    key = dict(version=FEATURE_CACHE_VERSION, backbone=backbone.cache_key, dataset=ds.name, split=split,
+               items=ds.items_hash(split), views=views, **tfm)
+    if image_autocast(backbone.device, precision)['enabled']: key['precision'] = precision   # fp32 keys: as before
     return cache_dir('features', _safe(backbone.id), _safe(ds.name))/f'{split}-{stable_hash(key)}.pt', key
 
+# %% ../nbs/02_data.ipynb #e91c76cf
 def _family(key:dict)->str:
-    "Hash of a cache key less its item list and view count: entries of one family differ only in which images, how many views."
+    "Hash of a cache key less its item list and view count: entries of one family differ only in images and views."
     return stable_hash({k: v for k,v in key.items() if k not in ('items', 'views')})
 
+def _write_entry(path:Path, key:dict, feats:torch.Tensor, labels:torch.Tensor, items:list):
+    "Save an entry atomically, and beside it the index of its images and views (`<entry>.views.json`)."
+    save_torch_atomic(dict(features=feats, labels=labels, key=json.dumps(key, sort_keys=True)), path)
+    index = dict(family=_family(key), views=key['views'], file=path.name, paths=[str(p) for p,_ in items])
+    save_json_atomic(index, path.with_suffix('.views.json'))
+
+# %% ../nbs/02_data.ipynb #761274ef
+def _read_entry(path:Path, key:dict, warn:bool=True)->tuple|None:
+    "The cached `(features, labels)` at `path` if it holds `key`; None if absent or unreadable (a warning if `warn`)."
+    if not path.is_file(): return None
+    try:
+        c = torch.load(path, weights_only=True)
+        if c['key'] == json.dumps(key, sort_keys=True): return c['features'], c['labels']
+    except Exception as e:
+        if warn: warnings.warn(f'Recomputing unreadable feature cache {path}: {e}')
+
+# %% ../nbs/02_data.ipynb #446a7001
 def _from_superset(path:Path, key:dict, items:list)->tuple|None:
-    "The features of `items`, sliced from a cached entry of the same family that holds all their images with at least as many views."
+    "The features of `items`, sliced from a cached entry of the same family holding their images with as many views."
     need = [str(p) for p,_ in items]
     for idx in sorted(path.parent.glob(f"{key['split']}-*.views.json")):
         try: e = json.loads(idx.read_text())
@@ -767,17 +945,10 @@ def _from_superset(path:Path, key:dict, items:list)->tuple|None:
         if e['family'] != _family(key) or e['views'] < key['views'] or not all(p in rows for p in need): continue
         try: feats = torch.load(idx.with_name(e['file']), weights_only=True)['features']
         except Exception: continue
-        return feats[[rows[p] for p in need], :max(key['views'], 1)].clone(), torch.tensor([l for _,l in items], dtype=torch.long)
+        labels = torch.tensor([l for _,l in items], dtype=torch.long)
+        return feats[[rows[p] for p in need], :max(key['views'], 1)].clone(), labels
 
-def _read_entry(path:Path, key:dict, warn:bool=True)->tuple|None:
-    "The cached `(features, labels)` at `path` if it holds `key`; None if absent or unreadable (with a warning if `warn`)."
-    if not path.is_file(): return None
-    try:
-        c = torch.load(path, weights_only=True)
-        if c['key'] == json.dumps(key, sort_keys=True): return c['features'], c['labels']
-    except Exception as e:
-        if warn: warnings.warn(f'Recomputing unreadable feature cache {path}: {e}')
-
+# %% ../nbs/02_data.ipynb #e061a5b7
 def cached_features(
     backbone, # a `Backbone`
     ds:MedDataset, # the dataset
@@ -785,18 +956,19 @@ def cached_features(
     views:int=0, # augmented views per image (one per training epoch); 0: the un-augmented view
     seed:int=0, # seed of the augmented views
     bs:int=64, # images per forward pass when computing
-    num_workers:int=0, # image-loading processes when computing
+    num_workers:int|None=None, # image-loading processes when computing (default `encode_workers`)
     progress:bool=True, # show a progress bar when computing
+    precision:str='fp32', # the image tower's precision on CUDA (`image_autocast`); features are float32 anyway
 )->tuple:     # (features [N, max(views, 1), D] float32, labels [N])
-    "`encode_items` of a split, computed once (one process at a time) and read from disk, or sliced from a cached superset of its images and views."
-    path, key = feature_cache_path(backbone, ds, split, views, seed)
+    "`encode_items` of a split, computed once and then read from disk, or sliced from a cached superset."
+    path, key = feature_cache_path(backbone, ds, split, views, seed, precision)
     if (hit := _read_entry(path, key, warn=False)) is not None: return hit   # the common case: no lock needed to read
     items = getattr(ds, split)
     with cache_lock(path):   # another process computing this entry finishes it first; then it is read
-        if (hit := _read_entry(path, key) if path.is_file() else _from_superset(path, key, items)) is not None: return hit
-        feats, labels = encode_items(backbone, items, views, seed, bs, num_workers, progress)
-        save_torch_atomic(dict(features=feats, labels=labels, key=json.dumps(key, sort_keys=True)), path)
-        save_json_atomic(dict(family=_family(key), views=views, file=path.name, paths=[str(p) for p,_ in items]), path.with_suffix('.views.json'))
+        hit = _read_entry(path, key) if path.is_file() else _from_superset(path, key, items)
+        if hit is not None: return hit
+        feats, labels = encode_items(backbone, items, views, seed, bs, num_workers, progress, precision)
+        _write_entry(path, key, feats, labels, items)
     return feats, labels
 
 # %% ../nbs/02_data.ipynb #6a4ac818
@@ -810,10 +982,12 @@ class FeatureItems(torch.utils.data.Dataset):
     def new_empty(self): return FeatureItems(self.feats[:0], self.labels[:0], items=None if self.items is None else [])
     def picture(self, i:int)->np.ndarray:
         "The image row `i` was encoded from, [H, W, 3] (the features themselves cannot be shown)."
-        if self.items is None: raise ValueError('These cached features do not know their images: build them with feature_dataloaders '
-                                                '(or pass FeatureItems(..., items=[(path, label), ...])) to show them')
+        if self.items is None:
+            raise ValueError('These cached features do not know their images: build them with feature_dataloaders '
+                             '(or pass FeatureItems(..., items=[(path, label), ...])) to show them')
         return np.asarray(to_rgb(load_image(self.items[i][0])))
 
+# %% ../nbs/02_data.ipynb #8be7942c
 class EpochViews(Callback):
     "Before each training epoch, tell a training set that has an `epoch` (e.g. `FeatureItems`) which epoch it serves."
     order = -10
@@ -821,16 +995,19 @@ class EpochViews(Callback):
         dset = getattr(self.dls.train, 'dataset', None)
         if hasattr(dset, 'epoch'): dset.epoch = self.epoch
 
+# %% ../nbs/02_data.ipynb #e1129437
 def feature_dataloaders(
     ds:MedDataset, # the (usually few-shot) dataset
     backbone, # a `Backbone`, whose frozen image tower gives the features
     bs:int=32, # batch size
-    views:int=0, # augmented views per training image, one per epoch (the reference: the recipe's epochs); 0: no augmentation
+    views:int=0, # augmented views per training image, one per epoch (the reference: the recipe's epochs); 0: none
     seed:int=0, # seed of the augmented views
     device=None, # where batches go (default: the backbone's device)
     progress:bool=True, # show progress bars while features are computed
+    precision:str='fp32', # the image tower's precision on CUDA (`image_autocast`); features are float32 anyway
 )->DataLoaders: # train (view of the epoch, shuffled), valid and test (`dls[2]`) loaders of (features, labels)
     "fastai DataLoaders over cached image features, for methods whose image tower is frozen."
-    dsets = [FeatureItems(*cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress), items=getattr(ds, s))
-             for s in ('train', 'val', 'test')]
+    feats = {s: cached_features(backbone, ds, s, views if s == 'train' else 0, seed, progress=progress,
+                                precision=precision) for s in ('train', 'val', 'test')}
+    dsets = [FeatureItems(*feats[s], items=getattr(ds, s)) for s in ('train', 'val', 'test')]
     return _loaders(dsets, bs, device or backbone.device)
