@@ -44,8 +44,8 @@ def _class_probabilities(
                 try: xs.append(image_input(method.backbone, item))
                 except ImageLoadError as e: warnings.warn(f'Skipping {_name(item, i)}: {e}'); continue
                 names.append(_name(item, i))
-            if xs: probs.append(F.softmax(method(torch.stack(xs).to(device)).float(), dim=-1).cpu())
-    return names, torch.cat(probs) if probs else torch.zeros(0, len(method.classnames))
+            if xs: probs.append(F.softmax(method(torch.stack(xs).to(device)).float(), dim=-1))
+    return names, torch.cat(probs).cpu() if probs else torch.zeros(0, len(method.classnames))   # one copy to the host
 
 # %% ../nbs/06_inference.ipynb #d38464ec
 def _prediction_table(
