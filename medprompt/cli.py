@@ -336,21 +336,29 @@ def _submit(args, argv:list)->int:
     return 0
 
 def _compare(args)->int:
-    "`medprompt compare RESULTS`: ours beside the published numbers, printed and written to RESULTS/compare.csv and compare.png."
-    from medprompt.core import atomic_write
-    from medprompt.experiment import read_runs, summarise
-    from medprompt.published import compare, plot_compare
+    "`medprompt compare RESULTS`: ours beside the published numbers -- few-shot runs, base-to-novel results -- printed and written beside them."
+    from medprompt.experiment import read_runs, summarise, read_base_to_novel, base_to_novel_table
+    from medprompt.published import compare
     folder = Path(args.results).expanduser()
-    rows = read_runs(folder) if folder.is_dir() else []
-    if not rows: raise FileNotFoundError(f'{folder} holds no finished runs (runs/*.json): give a folder written by `medprompt run`')
-    table = compare(summarise(rows), args.paper)
-    with atomic_write(folder/'compare.csv', 'w') as f: table.to_csv(f, index=False)
-    with atomic_write(folder/'compare.png') as f: plot_compare(table).savefig(f, format='png', dpi=110)
-    matched = int(table['setting'].eq('').sum())
-    print(table.to_string(index=False, na_rep=''))
-    print(f'\n{matched} of {len(table)} settings match a published one (method, dataset, K, BiomedCLIP, reference recipe, all classes); '
-          f'compare.csv and compare.png in {folder}')
+    rows, b2n = (read_runs(folder), read_base_to_novel(folder)) if folder.is_dir() else ([], [])
+    if not rows and not b2n:
+        raise FileNotFoundError(f'{folder} holds no finished runs (runs/*.json) and no base_to_novel.csv: '
+                                'give a folder written by `medprompt run` (or `write_base_to_novel`)')
+    if rows: _write_compare(compare(summarise(rows), args.paper), folder/'compare', 'settings match a published one '
+                            '(method, dataset, K, BiomedCLIP, reference recipe, all classes)')
+    if b2n: _write_compare(compare(base_to_novel_table(b2n), args.paper), folder/'compare_base_to_novel',
+                           'base-to-novel numbers match a published one (method, dataset or the average of the 11, K, '
+                           'metric, BiomedCLIP, reference recipe)')
     return 0
+
+def _write_compare(table, stem:Path, what:str):
+    "Print a `compare` table and how many of its rows match, and write it to `<stem>.csv` and `<stem>.png`."
+    from medprompt.core import atomic_write
+    from medprompt.published import plot_compare
+    with atomic_write(stem.with_name(stem.name + '.csv'), 'w') as f: table.to_csv(f, index=False)
+    with atomic_write(stem.with_name(stem.name + '.png')) as f: plot_compare(table).savefig(f, format='png', dpi=110)
+    print(table.to_string(index=False, na_rep=''))
+    print(f"\n{int(table['setting'].eq('').sum())} of {len(table)} {what}; {stem.name}.csv and {stem.name}.png in {stem.parent}")
 
 def _data_check(args)->int:
     "`medprompt data check`: found / incomplete / missing per benchmark, and where to get and unpack what is not found."

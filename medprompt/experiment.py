@@ -8,7 +8,8 @@ __all__ = ['REFERENCE_RUNS', 'classification_metrics', 'reference_settings', 'me
            'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots',
            'plot_confusion', 'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results',
            'update_results', 'backbone_table', 'plot_backbones', 'write_backbone_comparison', 'harmonic_mean',
-           'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel']
+           'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel', 'write_base_to_novel',
+           'read_base_to_novel']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -514,13 +515,14 @@ def run_base_to_novel(
     dls = feature_dataloaders(novel, bb, bs=row['bs'], progress=not quiet) if uses_feats else image_dataloaders(novel, bb, bs=row['bs'])
     novel_acc = evaluate(m, dls[2])
     return dict(method=method, dataset=full.name, backbone=bb.id, shots=shots, seed=seed, shot_seed=row['shot_seed'],
-                epochs=row['epochs'], base_acc=row['test_acc'], novel_acc=novel_acc, hm=harmonic_mean(row['test_acc'], novel_acc),
-                n_base_test=row['n_test'], n_novel_test=len(novel.test), train_seconds=row['train_seconds'])
+                epochs=row['epochs'], overrides=row['overrides'], base_acc=row['test_acc'], novel_acc=novel_acc,
+                hm=harmonic_mean(row['test_acc'], novel_acc), n_base_test=row['n_test'], n_novel_test=len(novel.test),
+                train_seconds=row['train_seconds'])
 
 # %% ../nbs/20_experiment.ipynb #c953b4e3
 def base_to_novel_table(
     rows:list[dict], # result rows from `run_base_to_novel`
-    by:tuple=('backbone', 'shots', 'method'), # columns that identify a setting, besides the dataset
+    by:tuple=('backbone', 'shots', 'method', 'overrides'), # columns that identify a setting, besides the dataset
 )->pd.DataFrame: # one row per setting and dataset, then an 'Average' row per setting
     "Base, novel and HM per dataset (means over seeds, HM of the means), and their average over datasets (mean of per-dataset HMs)."
     df = pd.DataFrame(rows)
@@ -553,3 +555,22 @@ def plot_base_to_novel(
     ax.grid(alpha=.3, axis='y')
     ax.legend(handles=[Patch(facecolor='white', edgecolor='black', hatch=h, label=c) for c, h in bars], fontsize=8, ncols=3, loc='upper right')
     return fig
+
+# %% ../nbs/20_experiment.ipynb #020c2dd7
+def write_base_to_novel(
+    rows:list[dict], # every base-to-novel row of the folder, from `run_base_to_novel`
+    folder:str|Path, # the results folder
+)->pd.DataFrame: # the table, as `base_to_novel_table` makes it
+    "Write `base_to_novel.csv` (every run), `base_to_novel.md` (base, novel, HM) and `base_to_novel.png` into `folder`."
+    folder, table = Path(folder), base_to_novel_table(rows)
+    with atomic_write(folder/'base_to_novel.csv', 'w') as f: pd.DataFrame(_flat(rows)).to_csv(f, index=False)
+    with atomic_write(folder/'base_to_novel.md', 'w') as f: f.write(markdown_table(table.round(2)) + '\n')
+    with atomic_write(folder/'base_to_novel.png') as f: plot_base_to_novel(table).savefig(f, format='png', dpi=110)
+    return table
+
+def read_base_to_novel(
+    folder:str|Path, # a results folder
+)->list[dict]: # its base-to-novel rows; none without a base_to_novel.csv
+    "The base-to-novel rows that `write_base_to_novel` saved in `folder`."
+    path = Path(folder)/'base_to_novel.csv'
+    return pd.read_csv(path, keep_default_na=False).to_dict('records') if path.is_file() else []
