@@ -48,13 +48,15 @@ def _mismatch(r)->str:
            f'overrides {r.overrides}' if getattr(r, 'overrides', '') else '']
     return '; '.join(w for w in why if w)
 
+# %% ../nbs/22_published.ipynb #a2f5a338
 def _with_average(summary:pd.DataFrame)->pd.DataFrame:
     "`summary` plus an `Average` row for each setting that holds all 11 benchmarks (mean of their means)."
     keys = [c for c in ('subset', 'backbone', 'shots', 'method', 'overrides') if c in summary]
-    full = summary[summary['dataset'].isin(BENCHMARKS)].groupby(keys, dropna=False).filter(lambda g: g['dataset'].nunique() == len(BENCHMARKS))
+    full = (summary[summary['dataset'].isin(BENCHMARKS)].groupby(keys, dropna=False)
+            .filter(lambda g: g['dataset'].nunique() == len(BENCHMARKS)))
     if full.empty: return summary
-    avg = full.groupby(keys, dropna=False, sort=False).agg(mean=('mean', 'mean'), seeds=('seeds', 'min')).reset_index().assign(dataset='Average', std=np.nan)
-    return pd.concat([summary, avg], ignore_index=True)
+    avg = full.groupby(keys, dropna=False, sort=False).agg(mean=('mean', 'mean'), seeds=('seeds', 'min')).reset_index()
+    return pd.concat([summary, avg.assign(dataset='Average', std=np.nan)], ignore_index=True)
 
 # %% ../nbs/22_published.ipynb #b2f0c016
 def _beside(
@@ -66,12 +68,14 @@ def _beside(
     out = ours.copy()
     for name, g in pub.groupby('paper', sort=False):
         theirs = g.set_index(keys)['value']
-        val = [np.nan if s else theirs.get(tuple(k), np.nan) for k, s in zip(out[keys].itertuples(index=False), out['setting'])]
+        val = [np.nan if s else theirs.get(tuple(k), np.nan)
+               for k, s in zip(out[keys].itertuples(index=False), out['setting'])]
         out[name], out[f'ours - {name}'] = val, (out['ours'] - val).round(2)
     none = out['setting'].eq('') & out[list(pub['paper'].unique())].isna().all(axis=1)
     out.loc[none, 'setting'] = 'not reported by the papers'
     return out
 
+# %% ../nbs/22_published.ipynb #86626be7
 def compare(
     summary:pd.DataFrame, # ours: `summarise(read_runs(folder))`, or `base_to_novel_table(rows)`
     paper:str|None=None, # one paper's numbers; None: every paper's
@@ -96,7 +100,7 @@ def _average_mismatch(
 def _base_to_novel_rows(
     table:pd.DataFrame, # from `base_to_novel_table`
 )->pd.DataFrame: # one row per setting, dataset and metric: ours and why it is not a published setting
-    "A base-to-novel table as one row per metric (base, novel, hm), each with the reasons its setting is not a published one."
+    "A base-to-novel table as a row per metric (base, novel, hm), each with why its setting is not a published one."
     keys = [c for c in ('backbone', 'shots', 'method', 'overrides') if c in table]
     setting, covers = lambda r: tuple(getattr(r, c) for c in keys), {}
     for r in table[table['dataset'] != 'Average'].itertuples(): covers.setdefault(setting(r), set()).add(r.dataset)
@@ -108,13 +112,20 @@ def _base_to_novel_rows(
                       ours=round(getattr(r, m), 2), setting=why) for m in ('base', 'novel', 'hm')]
     return pd.DataFrame(rows)
 
+# %% ../nbs/22_published.ipynb #dec8792f
+def _shots_axis(ax, ks:list):
+    "K on a log2 axis (linear when it holds 0), labelled with the K values."
+    if ks and min(ks) > 0: ax.set_xscale('log', base=2)
+    ax.set_xticks(ks, [str(k) for k in ks]); ax.minorticks_off()
+    ax.set(xlabel='shots per class (K)')
+
 # %% ../nbs/22_published.ipynb #b2f0c020
 _B2N_X = {'base': 0, 'novel': 1, 'hm': 2}
 
 def plot_compare(
     table:pd.DataFrame, # from `compare`
 )->Figure:
-    "Ours (solid) and each paper's number for the same setting (dashed, dotted): accuracy against K, or base / novel / HM."
+    "Ours (solid) and each paper's number for the same setting (dashed, dotted): accuracy against K, or base/novel/HM."
     b2n = 'metric' in table
     fig = Figure(figsize=(6, 3.8), layout='constrained')
     ax = fig.subplots()
@@ -136,20 +147,14 @@ def plot_compare(
     ax.grid(alpha=.3); ax.legend(fontsize=7)
     return fig
 
-def _shots_axis(ax, ks:list):
-    "K on a log2 axis (linear when it holds 0), labelled with the K values."
-    if ks and min(ks) > 0: ax.set_xscale('log', base=2)
-    ax.set_xticks(ks, [str(k) for k in ks]); ax.minorticks_off()
-    ax.set(xlabel='shots per class (K)')
-
 # %% ../nbs/22_published.ipynb #b2f0c024
 def data_sources()->pd.DataFrame:
-    "Where each benchmark's images come from: the reference's zip (Hugging Face, Google Drive), the original, and its published split sizes."
+    "Where each benchmark's images come from (the reference's zip, the original) and its published split sizes."
     return pd.read_csv(PUBLISHED/'datasets.csv').set_index('dataset')
 
 # %% ../nbs/22_published.ipynb #b2f0c026
 def _on_disk(root:Path, name:str, want:int)->tuple:
-    "(folder, images found, images wanted) of benchmark `name` under `root`: the split file's images, or (no split file) every image in its folder."
+    "(folder, images found, images wanted) of benchmark `name` under `root`: its split file's, or its folder's images."
     cands = [root/name/name, root/name]
     if DATASETS[name].split_file is None:
         folder = next((d for d in cands if d.is_dir()), cands[0])
@@ -158,14 +163,18 @@ def _on_disk(root:Path, name:str, want:int)->tuple:
     folder = next((d for d in cands if (d/listed[0]).is_file()), cands[0])
     return folder, sum((folder/p).is_file() for p in listed) if folder.is_dir() else 0, len(listed)
 
+# %% ../nbs/22_published.ipynb #04eae636
 def check_data(
     root:str|Path, # the data root (what --root / $MEDPROMPT_DATA name)
 )->pd.DataFrame: # one row per benchmark: status, images found / expected, folder, what to get and where to unpack it
-    "Which benchmark datasets are under `root`: found, incomplete or missing (images on disk against the split file), and where to get the rest."
+    "Which benchmarks are under `root` (found, incomplete, missing: against the split file), and where to get the rest."
     root, src, rows = Path(root).expanduser(), data_sources(), []
     for name in BENCHMARKS:
         folder, n, want = _on_disk(root, name, int(src.loc[name, ['train', 'val', 'test']].sum()))
         status = 'found' if n >= want else 'missing' if n == 0 else 'incomplete'
-        rows.append(dict(dataset=name, status=status, images=f'{n}/{want}', folder=str(folder), get='' if status == 'found' else src.loc[name, 'zip'],
-                         unpack='' if status == 'found' else f'unzip {name}.zip in {root/name} (images under {root/name/name}/<class folder>/)'))
+        found = status == 'found'
+        rows.append(dict(dataset=name, status=status, images=f'{n}/{want}', folder=str(folder),
+                         get='' if found else src.loc[name, 'zip'],
+                         unpack='' if found else f'unzip {name}.zip in {root/name} '
+                                                 f'(images under {root/name/name}/<class folder>/)'))
     return pd.DataFrame(rows)
