@@ -7,7 +7,8 @@ __all__ = ['method_names', 'dataset_names', 'backbone_names', 'grid_runs', 'run_
 
 # %% ../nbs/30_cli.ipynb #038dce25
 import argparse, ast, contextlib, os, sys, time, warnings
-warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)   # fastai's, at import: nothing a user can act on
+# fastai's, at import: nothing a user can act on
+warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
 from pathlib import Path
 
 import medprompt
@@ -31,22 +32,25 @@ def method_names()->list[str]:
                 names += [a.value.value for a in c.body if _sets_name(a)]
     return sorted(n for n in names if not n.startswith('_'))
 
+# %% ../nbs/30_cli.ipynb #116af10f
 def _entries(value:ast.AST)->list:
     "The literal list of registry entries in `[...]` or `{d.name: d for d in [...]}`."
     if isinstance(value, ast.DictComp): value = value.generators[0].iter
     return value.elts if isinstance(value, ast.List) else []
 
 def dataset_names()->list[str]:
-    "The registered datasets' names, read without importing it from every `*DATASETS = [...]` registry list of `medprompt/data.py`."
+    "The registered datasets' names, read without importing it from every `*DATASETS = [...]` list of `data.py`."
     tree = ast.parse((_PKG/'data.py').read_text(encoding='utf-8'))
-    regs = [a.value for a in tree.body if isinstance(a, ast.Assign) and any(getattr(t, 'id', '').endswith('DATASETS') for t in a.targets)]
+    regs = [a.value for a in tree.body
+            if isinstance(a, ast.Assign) and any(getattr(t, 'id', '').endswith('DATASETS') for t in a.targets)]
     return [e.args[0].value for r in regs for e in _entries(r)]
 
 # %% ../nbs/30_cli.ipynb #39815b25
 def backbone_names()->list[str]:
     "The backbone names `load_backbone` knows (aliases, released models, tiny twins), read without importing it."
     tree = ast.parse((_PKG/'backbones.py').read_text(encoding='utf-8'))
-    values = {t.id: a.value for a in tree.body if isinstance(a, ast.Assign) for t in a.targets if isinstance(t, ast.Name)}
+    values = {t.id: a.value for a in tree.body if isinstance(a, ast.Assign)
+              for t in a.targets if isinstance(t, ast.Name)}
     names = lambda v: [k.value for k in (v.keys if isinstance(v, ast.Dict) else v.elts)]
     return [n for table in ('ALIASES', 'RELEASED_NAMES', 'TINY_SPECS') for n in names(values[table])]
 
@@ -54,18 +58,23 @@ def backbone_names()->list[str]:
 def _check_out(out)->Path:
     "The results folder `out`; a file of that name is an error before any work."
     out = Path(out).expanduser()
-    if out.exists() and not out.is_dir(): raise FileExistsError(f'{out} is a file, not a results folder: choose another --out or move the file')
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f'{out} is a file, not a results folder: choose another --out or move the file')
     return out
 
 def _check_grid(methods, known, shots, seeds):
     "Unknown methods and impossible numbers are errors before any work."
     bad = [m for m in methods if m not in known]
     if bad: raise ValueError(f'Unknown methods {bad}; known: {", ".join(known)}')
-    if not methods or not shots or not seeds: raise ValueError('The grid is empty: give at least one method, one shots value and one seed')
+    if not methods or not shots or not seeds:
+        raise ValueError('The grid is empty: give at least one method, one shots value and one seed')
     neg = [k for k in shots if k < 0]
-    if neg: raise ValueError(f'{neg[0]} shots asked for: give 0 (every training image) or a positive number of shots per class')
+    if neg:
+        raise ValueError(f'{neg[0]} shots asked for: give 0 (every training image) or a positive number of shots '
+                         'per class')
     if min(seeds) < 0: raise ValueError(f'Seeds are whole numbers from 0, not {min(seeds)}')
 
+# %% ../nbs/30_cli.ipynb #04f5bdbd
 def _check_device(device):
     "A device that exists here, or an error naming it."
     if device is None: return
@@ -73,13 +82,36 @@ def _check_device(device):
     try: d = torch.device(device)
     except RuntimeError: raise ValueError(f"Unknown device {device!r}: use 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
     if d.type == 'cuda' and (not torch.cuda.is_available() or (d.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f'Device {device!r} is not available here ({torch.cuda.device_count()} CUDA devices); use --device cpu')
+        raise ValueError(f'Device {device!r} is not available here ({torch.cuda.device_count()} CUDA devices); '
+                         'use --device cpu')
 
-def _eta(seconds:list, left:int)->str:
-    if not seconds: return 'ETA --'
-    s = round(sum(seconds)/len(seconds)*left)
-    return f'ETA {s//3600}:{s//60 % 60:02d}:{s % 60:02d}'
+# %% ../nbs/30_cli.ipynb #df927e9d
+def _check_inputs(
+    methods:list[str], # method names
+    dataset:str, # as `run_grid` takes it
+    backbone:str|list[str], # a backbone spec or several
+    runs:list[tuple], # `grid_runs` of the grid
+    shots:list[int]|None, # the K values asked for
+    seeds:list[int], # the seeds asked for
+    kwargs:dict, # `run_grid`'s keyword arguments for `run_experiment`; gets the device of a launcher's rank
+)->tuple: # (the loaded dataset, the backbones as a list)
+    "Every input of a grid checked before any work: names, numbers, device, backbones, data and each method's inputs."
+    from medprompt.train import all_methods
+    from medprompt.experiment import preflight
+    from medprompt.data import load_dataset, fewshot_dataset
+    from medprompt.grid import launcher_device
+    _check_grid(methods, all_methods(), sorted({k for _,k,_ in runs}) if runs else shots, seeds)
+    if kwargs.get('device') is None: kwargs['device'] = launcher_device()   # under torchrun: the rank's own GPU
+    _check_device(kwargs.get('device'))
+    backbones = [backbone] if isinstance(backbone, (str, Path)) else list(backbone)
+    if not backbones: raise ValueError('No backbone given: name at least one, e.g. --backbones biomedclip,clip')
+    full = load_dataset(dataset, root=kwargs.get('root'))
+    fewshot_dataset(full, max(k for _,k,_ in runs), seeds[0])   # data errors (K too large, ...) before any run
+    preflight(methods, dataset, subset=kwargs.get('subset', 'all'), settings=kwargs.get('settings'),
+              method_kwargs=kwargs.get('method_kwargs'), full=full, preset_variant=kwargs.get('preset_variant'))
+    return full, backbones
 
+# %% ../nbs/30_cli.ipynb #908ba521
 def grid_runs(
     methods:list[str], # method names
     shots:list[int]|None, # K values; None: each method's reference (`default_shots`)
@@ -87,8 +119,67 @@ def grid_runs(
 )->list[tuple]: # (method, K, seed) in the order a grid runs them
     "The runs of a grid: shots outermost, then methods, then seeds."
     from medprompt.experiment import default_shots
-    return [(m, default_shots(m) if k is None else k, s) for k in ([None] if shots is None else shots) for m in methods for s in seeds]
+    return [(m, default_shots(m) if k is None else k, s) for k in ([None] if shots is None else shots)
+            for m in methods for s in seeds]
 
+# %% ../nbs/30_cli.ipynb #7f5be039
+def _eta(seconds:list, left:int)->str:
+    if not seconds: return 'ETA --'
+    s = round(sum(seconds)/len(seconds)*left)
+    return f'ETA {s//3600}:{s//60 % 60:02d}:{s % 60:02d}'
+
+def _head(who:str, i:int, n:int, run:tuple, dataset:str, several:bool)->str:
+    "`[i/n] method | dataset | K shots | seed` of `run` (backbone, method, K, seed), and its backbone if several."
+    b, m, k, s = run
+    return (f'{who + " " if who else ""}[{i}/{n}] {m} | {dataset} | {k} shots | seed {s}'
+            + (f' | {b}' if several else ''))
+
+def _result_line(row:dict, seconds:float)->str:
+    return (f"test acc {row['test_acc']:6.2f} | balanced {row['balanced_acc']:6.2f} | "
+            f"macro-F1 {row['macro_f1']:6.2f} | {seconds:.1f}s")
+
+# %% ../nbs/30_cli.ipynb #4dc50ea1
+def _encode_once(
+    todo:list[tuple], # (backbone, method, K, seed) of the runs still to do
+    dataset:str, # as `run_grid` takes it
+    full, # the loaded dataset
+    runs:list[tuple], # `grid_runs` of the whole grid: its K values decide the draws encoded
+    kwargs:dict, # `run_grid`'s keyword arguments for `run_experiment`
+):
+    "Encode the views every run still to do reads, once per backbone and seed, before any run."
+    from medprompt.grid import run_views, share_features
+    options = {o: kwargs.get(o) for o in ('epochs', 'lr', 'bs')}
+    subset = kwargs.get('subset', 'all')
+    views = [run_views(m, full.name, subset, kwargs.get('views'), kwargs.get('settings'), **options)
+             for m in dict.fromkeys(m for _,m,_,_ in todo)]
+    shot_seeds = sorted({s if kwargs.get('shot_seed') is None else kwargs['shot_seed'] for _,_,_,s in todo})
+    for b in dict.fromkeys(b for b,_,_,_ in todo):
+        share_features(dataset, b, sorted({k for _,k,_ in runs}), shot_seeds, views, root=kwargs.get('root'),
+                       subset=subset, device=kwargs.get('device'), progress=kwargs['encode_progress'])
+
+# %% ../nbs/30_cli.ipynb #41382b55
+def _claim_and_run(
+    out:Path, # the results folder
+    rid:str, # the run's id
+    run:tuple, # (backbone, method, K, seed)
+    dataset:str, # as `run_grid` takes it
+    save_checkpoints:bool, # also save the learned state
+    kwargs:dict, # `run_grid`'s keyword arguments for `run_experiment`
+    starting, # called once the run is claimed, before it trains
+)->dict|str: # the run's row, or why it was not run here
+    "Train and record one run of the grid unless another process holds it or has finished it."
+    from medprompt.grid import claim_run
+    from medprompt.experiment import run_experiment, write_run
+    b, m, k, s = run
+    with claim_run(out, rid) as claimed:
+        if not claimed: return 'running in another process, left to it'
+        if (out/'runs'/f'{rid}.json').is_file(): return 'finished by another process, kept'
+        starting()
+        row = run_experiment(m, dataset, b, shots=k, seed=s, save_to=out if save_checkpoints else None, **kwargs)
+        write_run(row, out)
+    return row
+
+# %% ../nbs/30_cli.ipynb #1429d023
 def run_grid(
     methods:list[str], # method names
     dataset:str='demo',
@@ -98,56 +189,35 @@ def run_grid(
     out:str|Path='runs/demo', # folder for results.csv, results.md, accuracy_vs_shots.png, runs/ and checkpoints
     save_checkpoints:bool=False,
     echo=print, # where progress lines go
-    shard:tuple|None=None, # (i, n): only shard i of n of the grid (`medprompt.grid.shard_runs`); torchrun's ranks split it again
-    **kwargs, # passed to `run_experiment` (root, epochs, lr, bs, views, subset, settings, precision, device, quiet, ...)
+    shard:tuple|None=None, # (i, n): only shard i of n (`medprompt.grid.shard_runs`); torchrun's ranks split it again
+    **kwargs, # to `run_experiment`: root, epochs, lr, bs, views, subset, settings, precision, device, quiet, ...
 ):
-    "Run this process's share of methods × shots × seeds into `out`, skipping runs finished or claimed by another process; rewrite the tables after each run."
+    "Run this process's share of methods × shots × seeds into `out`, skipping runs finished or claimed elsewhere."
     out = _check_out(out)
-    from medprompt.train import all_methods
-    from medprompt.experiment import run_experiment, run_settings, run_id, write_run, read_runs, update_results, write_backbone_comparison, preflight
-    from medprompt.grid import my_runs, claim_run, alone, launcher_device, run_views, share_features
+    from medprompt.experiment import run_settings, run_id, read_runs, update_results, write_backbone_comparison
+    from medprompt.grid import my_runs, alone
     runs = grid_runs(methods, shots, seeds)
-    _check_grid(methods, all_methods(), sorted({k for _,k,_ in runs}) if runs else shots, seeds)
-    if kwargs.get('device') is None and launcher_device(): kwargs['device'] = launcher_device()   # torchrun: the rank's own GPU
-    _check_device(kwargs.get('device'))
-    from medprompt.data import load_dataset, fewshot_dataset
-    full = load_dataset(dataset, root=kwargs.get('root'))
-    fewshot_dataset(full, max(k for _,k,_ in runs), seeds[0])   # data errors (K too large, ...) before any run
-    preflight(methods, dataset, subset=kwargs.get('subset', 'all'), settings=kwargs.get('settings'), method_kwargs=kwargs.get('method_kwargs'),
-              full=full, preset_variant=kwargs.get('preset_variant'))   # every method's inputs (descriptions, LLM files, ...) too
+    full, backbones = _check_inputs(methods, dataset, backbone, runs, shots, seeds, kwargs)
     out.mkdir(parents=True, exist_ok=True)
     tty = sys.stdout.isatty()   # progress bars on a terminal, not in logs or notebooks
     kwargs = dict(quiet=len(methods) > 1 or not tty, encode_progress=tty) | kwargs
-    backbones = [backbone] if isinstance(backbone, (str, Path)) else list(backbone)
-    if not backbones: raise ValueError('No backbone given: name at least one, e.g. --backbones biomedclip,clip')
     grid = [(b, m, k, s) for b in backbones for m, k, s in runs]
     ids = [run_id(run_settings(method=m, dataset=dataset, backbone=b, shots=k, seed=s, **kwargs)) for b,m,k,s in grid]
-    mine, who = my_runs(ids, shard)
-    done, took = {r['run_id'] for r in read_runs(out)}, []
-    todo = [grid[p] for p in mine if ids[p] not in done]
+    (mine, who), done, took = my_runs(ids, shard), {r['run_id'] for r in read_runs(out)}, []
     with alone():   # each rank trains its runs as a single process
-        views = [run_views(m, full.name, kwargs.get('subset', 'all'), kwargs.get('views'), kwargs.get('settings'),
-                           **{o: kwargs.get(o) for o in ('epochs', 'lr', 'bs')}) for m in dict.fromkeys(m for _,m,_,_ in todo)]   # bad settings fail here
-        shot_seeds = sorted({s if kwargs.get('shot_seed') is None else kwargs['shot_seed'] for _,_,_,s in todo})
-        for b in dict.fromkeys(b for b,_,_,_ in todo):   # each seed's views, once for the whole grid
-            share_features(dataset, b, sorted({k for _,k,_ in runs}), shot_seeds, views, root=kwargs.get('root'),
-                           subset=kwargs.get('subset', 'all'), device=kwargs.get('device'), progress=kwargs['encode_progress'])
+        _encode_once([grid[p] for p in mine if ids[p] not in done], dataset, full, runs, kwargs)
         for i, p in enumerate(mine, 1):
-            (b, m, k, s), rid = grid[p], ids[p]
-            head = f'{who + " " if who else ""}[{i}/{len(mine)}] {m} | {dataset} | {k} shots | seed {s}' + (f' | {b}' if len(backbones) > 1 else '')
-            if rid in done: echo(f'{head} | finished before, kept'); continue
-            with claim_run(out, rid) as claimed:
-                if not claimed: echo(f'{head} | running in another process, left to it'); continue
-                if (out/'runs'/f'{rid}.json').is_file(): echo(f'{head} | finished by another process, kept'); continue
-                echo(f'{head} | {_eta(took, sum(ids[q] not in done for q in mine[i-1:]))}')
-                start = time.perf_counter()
-                row = run_experiment(m, dataset, b, shots=k, seed=s, save_to=out if save_checkpoints else None, **kwargs)
-                write_run(row, out)
-            done.add(rid); took.append(time.perf_counter() - start)
-            echo(f"{head} | test acc {row['test_acc']:6.2f} | balanced {row['balanced_acc']:6.2f} | macro-F1 {row['macro_f1']:6.2f} | {took[-1]:.1f}s")
+            head = _head(who, i, len(mine), grid[p], dataset, len(backbones) > 1)
+            if ids[p] in done: echo(f'{head} | finished before, kept'); continue
+            eta = lambda: echo(f'{head} | {_eta(took, sum(ids[q] not in done for q in mine[i-1:]))}')
+            start = time.perf_counter()
+            row = _claim_and_run(out, ids[p], grid[p], dataset, save_checkpoints, kwargs, eta)
+            if isinstance(row, str): echo(f'{head} | {row}'); continue
+            done.add(ids[p]); took.append(time.perf_counter() - start)
+            echo(f'{head} | {_result_line(row, took[-1])}')
             update_results(out)
     summary = update_results(out)
-    if len(backbones) > 1: write_backbone_comparison(summary, out)   # one method across backbones per K (BiomedCoOp's Figure 2)
+    if len(backbones) > 1: write_backbone_comparison(summary, out)   # one method across backbones per K (Figure 2)
     return summary
 
 # %% ../nbs/30_cli.ipynb #74b6b75a
@@ -159,23 +229,28 @@ def parse_settings(
     out = {}
     for p in pairs:
         name, eq, value = p.partition('=')
-        if not eq or not name.strip().isidentifier(): raise ValueError(f'--set takes name=value, e.g. --set n_ctx=8; got {p!r}')
+        if not eq or not name.strip().isidentifier():
+            raise ValueError(f'--set takes name=value, e.g. --set n_ctx=8; got {p!r}')
         out[name.strip()] = parse_value(value)
     return out
 
 def _ints(s:str, option:str)->list[int]:
     "Comma-separated whole numbers, or an error naming the option."
     try: return [int(x) for x in str(s).split(',') if x.strip()]
-    except ValueError: raise ValueError(f'{option} takes comma-separated whole numbers, e.g. 1,2,4; got {s!r}') from None
+    except ValueError:
+        raise ValueError(f'{option} takes comma-separated whole numbers, e.g. 1,2,4; got {s!r}') from None
 
+# %% ../nbs/30_cli.ipynb #89a24622
 def _add_run_args(p:argparse.ArgumentParser, dataset='demo', methods='coop', shots=None, out='runs/experiment'):
     p.add_argument('--methods', default=methods, help="comma-separated method names (see `medprompt list`), or 'all'")
     p.add_argument('--dataset', default=dataset, help='registered dataset name, a folder of class folders, or a CSV')
     p.add_argument('--root', default=None, help='data root of the benchmark datasets (default $MEDPROMPT_DATA)')
-    p.add_argument('--backbone', default='tiny', help="'biomedclip', 'clip', 'pubmedclip', 'pmc-clip', 'tiny', ... (see `medprompt list`), an open_clip name, a hub id or a checkpoint folder")
-    p.add_argument('--backbones', default=None, help="several backbones, comma-separated, e.g. biomedclip,clip,pubmedclip,pmc-clip: the grid on each, and a table per method across them")
-    p.add_argument('--shots', default=shots, help="comma-separated K values, e.g. 1,2,4,8,16 (0: every training image; default: "
-                   "each method's reference, 16 shots, CILMP's whole training split)")
+    p.add_argument('--backbone', default='tiny', help="'biomedclip', 'clip', 'pubmedclip', 'pmc-clip', 'tiny', ... "
+                   "(see `medprompt list`), an open_clip name, a hub id or a checkpoint folder")
+    p.add_argument('--backbones', default=None, help="several backbones, comma-separated, e.g. "
+                   "biomedclip,clip,pubmedclip,pmc-clip: the grid on each, and a table per method across them")
+    p.add_argument('--shots', default=shots, help="comma-separated K values, e.g. 1,2,4,8,16 (0: every training image; "
+                   "default: each method's reference, 16 shots, CILMP's whole training split)")
     p.add_argument('--seeds', default='1', help='comma-separated seeds, e.g. 1,2,3')
     p.add_argument('--subset', default='all', choices=['all', 'base', 'novel'], help='base-to-novel class subset')
     p.add_argument('--epochs', type=int, default=None, help="override every method's reference epochs")
@@ -183,27 +258,114 @@ def _add_run_args(p:argparse.ArgumentParser, dataset='demo', methods='coop', sho
     p.add_argument('--bs', type=int, default=None, help="override every method's reference batch size")
     p.add_argument('--set', action='append', default=[], metavar='NAME=VALUE', dest='settings',
                    help='a method hyper-parameter (e.g. n_ctx=8) or recipe field (e.g. wd=0.01); repeatable')
-    p.add_argument('--views', type=int, default=None, help='augmented views per training image (default: one per epoch, the reference; 0: none)')
+    p.add_argument('--views', type=int, default=None,
+                   help='augmented views per training image (default: one per epoch, the reference; 0: none)')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:1', ... (default: CUDA when available)")
     p.add_argument('--precision', default=None, choices=['mixed', 'fp16', 'bf16', 'fp32'],
-                   help="default: each method's reference precision on CUDA (fp32; CILMP fp16), fp32 elsewhere; 'mixed': bf16 where supported, else fp16")
-    p.add_argument('--preset', default=None, dest='preset_variant', help="a named preset variant, e.g. 'paper' (MaPLe's ImageNet recipe)")
+                   help="default: each method's reference precision on CUDA (fp32; CILMP fp16), fp32 elsewhere; "
+                   "'mixed': bf16 where supported, else fp16")
+    p.add_argument('--preset', default=None, dest='preset_variant',
+                   help="a named preset variant, e.g. 'paper' (MaPLe's ImageNet recipe)")
     p.add_argument('--out', default=out, help='folder for the results (re-running into it skips the runs it holds)')
     p.add_argument('--save', action='store_true', help='also save each learned state')
-    p.add_argument('--shard', default=None, metavar='I/N', help='run only shard I of N of the grid (0 <= I < N), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT')
+    p.add_argument('--shard', default=None, metavar='I/N', help='run only shard I of N of the grid (0 <= I < N), '
+                   'e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT')
     return p
 
+# %% ../nbs/30_cli.ipynb #4f8bf08c
+def _check_numbers(args):
+    "Recipe options out of range are errors before any work."
+    for opt, v, low in (('--epochs', args.epochs, 0), ('--bs', args.bs, 1), ('--views', args.views, 0)):
+        if v is not None and v < low: raise ValueError(f'{opt} must be at least {low}, not {v}')
+    if args.lr is not None and not args.lr > 0: raise ValueError(f'--lr must be positive, not {args.lr}')
+
+def _shard(text:str|None)->tuple|None:
+    "`--shard i/n` checked, or None."
+    if text is None: return None
+    from medprompt.grid import parse_shard
+    return parse_shard(text)
+
+# %% ../nbs/30_cli.ipynb #408ec2b7
+def _grid(args)->dict:
+    "`run_grid`'s arguments from the command line, checked."
+    _check_numbers(args)
+    names = lambda s: [m.strip() for m in s.split(',') if m.strip()]
+    return dict(methods=method_names() if args.methods == 'all' else names(args.methods), dataset=args.dataset,
+                backbone=names(args.backbones) if args.backbones else args.backbone,
+                shots=None if args.shots is None else _ints(args.shots, '--shots'), seeds=_ints(args.seeds, '--seeds'),
+                out=args.out, save_checkpoints=args.save, root=args.root, subset=args.subset, epochs=args.epochs,
+                lr=args.lr, bs=args.bs, settings=parse_settings(args.settings) or None, views=args.views,
+                device=args.device, precision=args.precision, preset_variant=args.preset_variant,
+                shard=_shard(args.shard))
+
+# %% ../nbs/30_cli.ipynb #f222d659
+def _report(summary, args):
+    if summary is None: print(f'\nNo finished runs in {Path(args.out)} yet.'); return
+    cols = [c for c in ('method', 'shots', 'overrides', 'seeds', 'accuracy', 'balanced accuracy', 'macro-F1')
+            if c in summary and (c != 'overrides' or summary[c].astype(bool).any())]
+    several = summary['backbone'].nunique() > 1
+    print(f"\nTest metrics (%), mean ± std over seeds -- {args.dataset}, "
+          f"backbone {args.backbones if several else args.backbone}:")
+    print(summary[cols + (['backbone'] if several else [])].to_string(index=False))
+    if several:
+        from medprompt.experiment import backbone_table
+        for m in dict.fromkeys(summary['method']):
+            print(f'\n{m} across backbones, test accuracy (%) per K:')
+            print(backbone_table(summary, m).to_string(index=False))
+    print(f'\nResults in {Path(args.out)}: results.csv, results.md, accuracy_vs_shots.png, '
+          + ('backbones.md, ' if several else '') + 'runs/ (one record per run)')
+
+def _run(args)->int:
+    "`medprompt run` and `medprompt demo`: the grid, then its summary."
+    _report(run_grid(**_grid(args)), args)
+    return 0
+
+# %% ../nbs/30_cli.ipynb #008f884d
 def _add_submit_args(p:argparse.ArgumentParser):
     p.add_argument('--shards', type=int, required=True, help='array tasks: task i runs `medprompt run ... --shard i/N`')
-    p.add_argument('--cluster', default=None, choices=['slurm', 'local', 'debug'], help='default: SLURM when sbatch is found; local: processes here')
+    p.add_argument('--cluster', default=None, choices=['slurm', 'local', 'debug'],
+                   help='default: SLURM when sbatch is found; local: processes here')
     p.add_argument('--partition', default=None, help='SLURM partition')
     p.add_argument('--gpus', type=int, default=None, help='GPUs per task (e.g. 1)')
     p.add_argument('--cpus', type=int, default=None, help='CPU cores per task')
     p.add_argument('--mem-gb', type=int, default=None, help='memory per task (GB)')
-    p.add_argument('--time-min', type=int, default=24*60, help='time limit per task in minutes (default 1440); a task stopped by it is finished by submitting again')
+    p.add_argument('--time-min', type=int, default=24*60, help='time limit per task in minutes (default 1440); '
+                   'a task stopped by it is finished by submitting again')
     p.add_argument('--parallel', type=int, default=None, help='tasks running at once (SLURM %%N)')
     p.add_argument('--wait', action='store_true', help='wait for every task, then print the tables')
 
+def _run_argv(argv:list)->list:
+    "The `medprompt run` options of a `medprompt submit` command line (without the command and the submit options)."
+    only = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    _add_submit_args(only)
+    return only.parse_known_args(argv[1:])[1]
+
+# %% ../nbs/30_cli.ipynb #4dc46be9
+def _submit(args, argv:list)->int:
+    "`medprompt submit`: the run options, checked here, sent as `--shards` array tasks; with `--wait`, wait and report."
+    if args.shard: raise ValueError('submit gives each task its own --shard i/N; leave --shard out')
+    _grid(args)   # bad input is an error here, not in every task
+    from medprompt.grid import submit_grid
+    out = _check_out(args.out).resolve()
+    params = dict(slurm_partition=args.partition, gpus_per_node=args.gpus, cpus_per_task=args.cpus, mem_gb=args.mem_gb,
+                  timeout_min=args.time_min, slurm_array_parallelism=args.parallel)
+    jobs = submit_grid([*_run_argv(argv), '--out', str(out)], args.shards, out/'submitit', cluster=args.cluster,
+                       **{k: v for k,v in params.items() if v is not None})
+    some = ', '.join(j.job_id for j in jobs[:3]) + (', ...' if len(jobs) > 3 else '')
+    print(f'Submitted {len(jobs)} array tasks ({some}); '
+          f'logs in {out/"submitit"}. Submit again to finish what a failed task left.')
+    if not args.wait: return 0
+    failed = []
+    for j in jobs:
+        try: j.result()
+        except Exception as e: failed.append(f'task {j.job_id}: {str(e).strip().splitlines()[-1]}')
+    from medprompt.experiment import update_results
+    _report(update_results(out), args)
+    if failed:
+        raise ValueError(f'{len(failed)} of {len(jobs)} tasks failed ({failed[0]}); submit again to finish their runs')
+    return 0
+
+# %% ../nbs/30_cli.ipynb #7a18618c
 def _add_predict_args(p:argparse.ArgumentParser):
     p.add_argument('checkpoint', help='a learned state saved by `medprompt run --save` or `save_method`')
     p.add_argument('images', nargs='+', help='image files or folders of images')
@@ -211,62 +373,145 @@ def _add_predict_args(p:argparse.ArgumentParser):
     p.add_argument('--csv', default=None, help='also write the predictions to this CSV file')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
 
+def _predict(args)->int:
+    from medprompt.inference import predict_command
+    return predict_command(args.checkpoint, args.images, bs=args.bs, csv=args.csv, device=args.device, echo=print)
+
+# %% ../nbs/30_cli.ipynb #1f7dd5ec
 def _add_llm_reps_args(p:argparse.ArgumentParser):
     p.add_argument('--model', required=True, help='a Hugging Face causal LM: hub id or local folder')
-    p.add_argument('--classes', required=True, help="a registered dataset, your dataset's folder or CSV, a text file with one class per line, or 'a,b,c'")
+    p.add_argument('--classes', required=True, help="a registered dataset, your dataset's folder or CSV, "
+                   "a text file with one class per line, or 'a,b,c'")
     p.add_argument('--out', required=True, help='the representation file to write (classes already in it are kept)')
     p.add_argument('--overwrite', action='store_true', help='recompute classes already in the file')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
     p.add_argument('--bs', type=int, default=8, help='classes per LLM batch')
-    p.add_argument('--max-new-tokens', type=int, default=128, help="length of the LLM's answer before its final token is read")
+    p.add_argument('--max-new-tokens', type=int, default=128,
+                   help="length of the LLM's answer before its final token is read")
 
-def parser()->argparse.ArgumentParser:
-    "The `medprompt` command's argument parser."
-    p = argparse.ArgumentParser(prog='medprompt', description='Few-shot prompt learning for biomedical vision-language models.')
-    sub = p.add_subparsers(dest='command', required=True)
-    _add_run_args(sub.add_parser('demo', help='every method on the bundled demo data, 4 shots per class (tiny backbone by default)'),
-                  methods='all', shots='4', out='runs/demo')   # 4 shots: every method's reference recipe in a few minutes on a CPU
-    _add_run_args(sub.add_parser('run', help='a grid of methods x shots x seeds on one dataset'))
-    _add_submit_args(_add_run_args(sub.add_parser('submit', help='a grid as a SLURM job array, one task per shard (needs medprompt[slurm])')))
-    _add_predict_args(sub.add_parser('predict', help='classify images with a saved method'))
-    _add_llm_reps_args(sub.add_parser('llm-reps', help="CILMP's LLM representations of a list of classes"))
-    _add_describe_args(sub.add_parser('describe', help="N LLM descriptions per class: the prompt bank of BiomedCoOp and Biomed-DPT"))
-    sub.add_parser('list', help='registered methods and datasets')
-    c = sub.add_parser('compare', help="a results folder's accuracies beside the papers' published numbers")
-    c.add_argument('results', help='a results folder written by `medprompt run`')
-    c.add_argument('--paper', default=None, choices=['BiomedCoOp', 'Biomed-DPT'], help="one paper's numbers (default: every paper's)")
-    data = sub.add_parser('data', help='the 11 benchmark datasets').add_subparsers(dest='data_command', required=True)
-    data.add_parser('check', help='which benchmarks are under a data root, and where to get the rest (downloads nothing)').add_argument(
-        '--root', default=None, help='the data root (default $MEDPROMPT_DATA)')
-    return p
+def _llm_reps(args)->int:
+    from medprompt.llm_reps import llm_reps_command
+    return llm_reps_command(args.model, args.classes, args.out, overwrite=args.overwrite, device=args.device,
+                            bs=args.bs, max_new_tokens=args.max_new_tokens, echo=print)
 
 # %% ../nbs/30_cli.ipynb #2fa6f4fa
 def _add_describe_args(p:argparse.ArgumentParser):
-    p.add_argument('--model', required=True, help='a Hugging Face causal LM, best an instruction model: hub id or local folder')
-    p.add_argument('--classes', required=True, help="a registered dataset, your dataset's folder or CSV, a text file with one class per line, or 'a,b,c'")
+    p.add_argument('--model', required=True,
+                   help='a Hugging Face causal LM, best an instruction model: hub id or local folder')
+    p.add_argument('--classes', required=True, help="a registered dataset, your dataset's folder or CSV, "
+                   "a text file with one class per line, or 'a,b,c'")
     p.add_argument('--out', required=True, help='the JSON prompt bank to write (classes complete in it are kept)')
     p.add_argument('--n', type=int, default=50, help='descriptions per class (the papers: 50)')
-    p.add_argument('--modality', default=None, help="the images' modality, e.g. MRI (default: the registered dataset's)")
+    p.add_argument('--modality', default=None,
+                   help="the images' modality, e.g. MRI (default: the registered dataset's)")
     p.add_argument('--organ', default=None, help="the body part, e.g. brain (default: the registered dataset's)")
     p.add_argument('--seed', type=int, default=1, help='seed of the sampling')
     p.add_argument('--bs', type=int, default=8, help='classes per LLM batch')
     p.add_argument('--max-new-tokens', type=int, default=2048, help='longest answer, in tokens')
     p.add_argument('--temperature', type=float, default=0.7, help='sampling temperature (0: greedy)')
     p.add_argument('--max-rounds', type=int, default=5, help='times a class short of N descriptions is asked at most')
-    p.add_argument('--reps-out', default=None, help="also write CILMP's LLM representations of the classes to this file")
+    p.add_argument('--reps-out', default=None,
+                   help="also write CILMP's LLM representations of the classes to this file")
     p.add_argument('--overwrite', action='store_true', help='start the bank afresh')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
 
 def _describe(args)->int:
     from medprompt.describe import describe_command
-    return describe_command(args.model, args.classes, args.out, n=args.n, modality=args.modality, organ=args.organ, reps_out=args.reps_out,
-                            seed=args.seed, bs=args.bs, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                            max_rounds=args.max_rounds, overwrite=args.overwrite, device=args.device, echo=print)
+    return describe_command(args.model, args.classes, args.out, n=args.n, modality=args.modality, organ=args.organ,
+                            reps_out=args.reps_out, seed=args.seed, bs=args.bs, max_new_tokens=args.max_new_tokens,
+                            temperature=args.temperature, max_rounds=args.max_rounds, overwrite=args.overwrite,
+                            device=args.device, echo=print)
+
+# %% ../nbs/30_cli.ipynb #6fb7c02e
+def _add_compare_args(p:argparse.ArgumentParser):
+    p.add_argument('results', help='a results folder written by `medprompt run`')
+    p.add_argument('--paper', default=None, choices=['BiomedCoOp', 'Biomed-DPT'],
+                   help="one paper's numbers (default: every paper's)")
+
+def _write_compare(table, stem:Path, what:str):
+    "Print a `compare` table and how many of its rows match, and write it to `<stem>.csv` and `<stem>.png`."
+    from medprompt.core import atomic_write
+    from medprompt.published import plot_compare
+    with atomic_write(stem.with_name(stem.name + '.csv'), 'w') as f: table.to_csv(f, index=False)
+    with atomic_write(stem.with_name(stem.name + '.png')) as f: plot_compare(table).savefig(f, format='png', dpi=110)
+    print(table.to_string(index=False, na_rep=''))
+    matched = int(table['setting'].eq('').sum())
+    print(f"\n{matched} of {len(table)} {what}; {stem.name}.csv and {stem.name}.png in {stem.parent}")
+
+# %% ../nbs/30_cli.ipynb #e1fd7843
+def _compare(args)->int:
+    "`medprompt compare RESULTS`: ours beside the published numbers, printed and written beside the results."
+    from medprompt.experiment import read_runs, summarise, read_base_to_novel, base_to_novel_table
+    from medprompt.published import compare
+    folder = Path(args.results).expanduser()
+    rows, b2n = (read_runs(folder), read_base_to_novel(folder)) if folder.is_dir() else ([], [])
+    if not rows and not b2n:
+        raise FileNotFoundError(f'{folder} holds no finished runs (runs/*.json) and no base_to_novel.csv: '
+                                'give a folder written by `medprompt run` (or `write_base_to_novel`)')
+    if rows: _write_compare(compare(summarise(rows), args.paper), folder/'compare', 'settings match a published one '
+                            '(method, dataset, K, BiomedCLIP, reference recipe, all classes)')
+    if b2n: _write_compare(compare(base_to_novel_table(b2n), args.paper), folder/'compare_base_to_novel',
+                           'base-to-novel numbers match a published one (method, dataset or the average of the 11, K, '
+                           'metric, BiomedCLIP, reference recipe)')
+    return 0
+
+# %% ../nbs/30_cli.ipynb #48c12ec9
+def _add_data_args(p:argparse.ArgumentParser):
+    data = p.add_subparsers(dest='data_command', required=True)
+    check = data.add_parser('check', help='which benchmarks are under a data root, and where to get the rest '
+                            '(downloads nothing)')
+    check.add_argument('--root', default=None, help='the data root (default $MEDPROMPT_DATA)')
+
+def _data_check(args)->int:
+    "`medprompt data check`: found / incomplete / missing per benchmark, and where to get and unpack what is not found."
+    root = args.root or os.environ.get('MEDPROMPT_DATA')
+    if root is None:
+        raise ValueError('give --root (the folder that holds, or will hold, BTMRI/, BUSI/, ...) or set $MEDPROMPT_DATA')
+    if not Path(root).expanduser().is_dir():
+        raise FileNotFoundError(f'Data root {root} does not exist: create it, then unpack the datasets into it')
+    from medprompt.published import check_data
+    t = check_data(root)
+    print(t[['dataset', 'status', 'images', 'folder']].to_string(index=False))
+    todo = t[t['status'] != 'found']
+    if len(todo): print("\nTo get (the reference's zips; the originals are listed in "
+                        "github.com/HealthX-Lab/BiomedCoOp assets/DATASETS.md):")
+    for r in todo.itertuples(): print(f'  {r.dataset}: {r.get}\n      {r.unpack}')
+    return 0
+
+# %% ../nbs/30_cli.ipynb #2c90cc06
+def _list(args)->int:
+    print('methods: ' + ', '.join(method_names()))
+    print('datasets: ' + ', '.join(dataset_names()))
+    print('backbones: ' + ', '.join(backbone_names()))
+    return 0
+
+# %% ../nbs/30_cli.ipynb #dced039b
+def parser()->argparse.ArgumentParser:
+    "The `medprompt` command's argument parser."
+    p = argparse.ArgumentParser(prog='medprompt',
+                                description='Few-shot prompt learning for biomedical vision-language models.')
+    sub = p.add_subparsers(dest='command', required=True)
+    demo = sub.add_parser('demo', help='every method on the bundled demo data, 4 shots per class '
+                          '(tiny backbone by default)')
+    _add_run_args(demo, methods='all', shots='4', out='runs/demo')   # 4 shots: every recipe in minutes on a CPU
+    _add_run_args(sub.add_parser('run', help='a grid of methods x shots x seeds on one dataset'))
+    _add_submit_args(_add_run_args(sub.add_parser('submit', help='a grid as a SLURM job array, one task per shard '
+                                                                 '(needs medprompt[slurm])')))
+    _add_predict_args(sub.add_parser('predict', help='classify images with a saved method'))
+    _add_llm_reps_args(sub.add_parser('llm-reps', help="CILMP's LLM representations of a list of classes"))
+    _add_describe_args(sub.add_parser('describe', help="N LLM descriptions per class: "
+                                      "the prompt bank of BiomedCoOp and Biomed-DPT"))
+    sub.add_parser('list', help='registered methods and datasets')
+    _add_compare_args(sub.add_parser('compare',
+                                     help="a results folder's accuracies beside the papers' published numbers"))
+    _add_data_args(sub.add_parser('data', help='the 11 benchmark datasets'))
+    return p
 
 # %% ../nbs/30_cli.ipynb #dc98cbf3
 def _user_errors()->tuple:
-    "Errors that mean bad input, not a bug: the builtin ones and medprompt's own (those only exist once their module is loaded)."
-    own = [getattr(sys.modules.get(m), n, None) for m,n in (('medprompt.data', 'ImageLoadError'), ('medprompt.backbones', 'BackboneUnavailableError'))]
+    "Errors that mean bad input, not a bug: the builtin ones and medprompt's own (once their module is loaded)."
+    own = [getattr(sys.modules.get(m), n, None)
+           for m,n in (('medprompt.data', 'ImageLoadError'), ('medprompt.backbones', 'BackboneUnavailableError'))]
     return (ValueError, FileNotFoundError, FileExistsError, PermissionError, KeyError, *[e for e in own if e])
 
 @contextlib.contextmanager
@@ -280,128 +525,29 @@ def _one_line_warnings():
     try: yield
     finally: warnings.showwarning = show
 
-def _check_numbers(args):
-    "Recipe options out of range are errors before any work."
-    for opt, v, low in (('--epochs', args.epochs, 0), ('--bs', args.bs, 1), ('--views', args.views, 0)):
-        if v is not None and v < low: raise ValueError(f'{opt} must be at least {low}, not {v}')
-    if args.lr is not None and not args.lr > 0: raise ValueError(f'--lr must be positive, not {args.lr}')
+# %% ../nbs/30_cli.ipynb #43cfa44a
+_COMMANDS = {'run': _run, 'demo': _run, 'predict': _predict, 'llm-reps': _llm_reps, 'describe': _describe,
+             'compare': _compare, 'data': _data_check}
 
-def _grid(args)->dict:
-    "`run_grid`'s arguments from the command line, checked."
-    _check_numbers(args)
-    return dict(methods=method_names() if args.methods == 'all' else [m.strip() for m in args.methods.split(',') if m.strip()],
-                dataset=args.dataset, backbone=[b.strip() for b in args.backbones.split(',') if b.strip()] if args.backbones else args.backbone, shots=None if args.shots is None else _ints(args.shots, '--shots'), seeds=_ints(args.seeds, '--seeds'),
-                out=args.out, save_checkpoints=args.save, root=args.root, subset=args.subset, epochs=args.epochs, lr=args.lr,
-                bs=args.bs, settings=parse_settings(args.settings) or None, views=args.views, device=args.device, precision=args.precision,
-                preset_variant=args.preset_variant, shard=_shard(args.shard))
+def _interrupted(args)->str:
+    "The line Ctrl-C leaves: how many finished runs the results folder keeps."
+    runs = Path(args.out)/'runs' if getattr(args, 'out', None) else None
+    kept = (f'; {len(list(runs.glob("*.json")))} finished runs kept in {runs.parent} (run the same command to go on)'
+            if runs and runs.is_dir() else '')
+    return f'medprompt: interrupted{kept}'
 
-def _shard(text:str|None)->tuple|None:
-    "`--shard i/n` checked, or None."
-    if text is None: return None
-    from medprompt.grid import parse_shard
-    return parse_shard(text)
-
-def _predict(args)->int:
-    from medprompt.inference import predict_command
-    return predict_command(args.checkpoint, args.images, bs=args.bs, csv=args.csv, device=args.device, echo=print)
-
-def _llm_reps(args)->int:
-    from medprompt.llm_reps import llm_reps_command
-    return llm_reps_command(args.model, args.classes, args.out, overwrite=args.overwrite, device=args.device, bs=args.bs,
-                            max_new_tokens=args.max_new_tokens, echo=print)
-
-def _submit(args, argv:list)->int:
-    "`medprompt submit`: the run options, checked here, sent as `--shards` array tasks; with `--wait`, wait and report."
-    if args.shard: raise ValueError('submit gives each task its own --shard i/N; leave --shard out')
-    _grid(args)   # bad input is an error here, not in every task
-    only = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    _add_submit_args(only)
-    run_argv = only.parse_known_args(argv[1:])[1]
-    from medprompt.grid import submit_grid
-    out = _check_out(args.out).resolve()
-    params = dict(slurm_partition=args.partition, gpus_per_node=args.gpus, cpus_per_task=args.cpus, mem_gb=args.mem_gb,
-                  timeout_min=args.time_min, slurm_array_parallelism=args.parallel)
-    jobs = submit_grid([*run_argv, '--out', str(out)], args.shards, out/'submitit', cluster=args.cluster,
-                       **{k: v for k,v in params.items() if v is not None})
-    print(f'Submitted {len(jobs)} array tasks ({", ".join(j.job_id for j in jobs[:3])}{", ..." if len(jobs) > 3 else ""}); '
-          f'logs in {out/"submitit"}. Submit again to finish what a failed task left.')
-    if not args.wait: return 0
-    failed = []
-    for j in jobs:
-        try: j.result()
-        except Exception as e: failed.append(f'task {j.job_id}: {str(e).strip().splitlines()[-1]}')
-    from medprompt.experiment import update_results
-    _report(update_results(out), args)
-    if failed: raise ValueError(f'{len(failed)} of {len(jobs)} tasks failed ({failed[0]}); submit again to finish their runs')
-    return 0
-
-def _compare(args)->int:
-    "`medprompt compare RESULTS`: ours beside the published numbers, printed and written to RESULTS/compare.csv and compare.png."
-    from medprompt.core import atomic_write
-    from medprompt.experiment import read_runs, summarise
-    from medprompt.published import compare, plot_compare
-    folder = Path(args.results).expanduser()
-    rows = read_runs(folder) if folder.is_dir() else []
-    if not rows: raise FileNotFoundError(f'{folder} holds no finished runs (runs/*.json): give a folder written by `medprompt run`')
-    table = compare(summarise(rows), args.paper)
-    with atomic_write(folder/'compare.csv', 'w') as f: table.to_csv(f, index=False)
-    with atomic_write(folder/'compare.png') as f: plot_compare(table).savefig(f, format='png', dpi=110)
-    matched = int(table['setting'].eq('').sum())
-    print(table.to_string(index=False, na_rep=''))
-    print(f'\n{matched} of {len(table)} settings match a published one (method, dataset, K, BiomedCLIP, reference recipe, all classes); '
-          f'compare.csv and compare.png in {folder}')
-    return 0
-
-def _data_check(args)->int:
-    "`medprompt data check`: found / incomplete / missing per benchmark, and where to get and unpack what is not found."
-    root = args.root or os.environ.get('MEDPROMPT_DATA')
-    if root is None: raise ValueError('give --root (the folder that holds, or will hold, BTMRI/, BUSI/, ...) or set $MEDPROMPT_DATA')
-    if not Path(root).expanduser().is_dir(): raise FileNotFoundError(f'Data root {root} does not exist: create it, then unpack the datasets into it')
-    from medprompt.published import check_data
-    t = check_data(root)
-    print(t[['dataset', 'status', 'images', 'folder']].to_string(index=False))
-    todo = t[t['status'] != 'found']
-    if len(todo): print("\nTo get (the reference's zips; the originals are listed in github.com/HealthX-Lab/BiomedCoOp assets/DATASETS.md):")
-    for r in todo.itertuples(): print(f'  {r.dataset}: {r.get}\n      {r.unpack}')
-    return 0
-
-def _report(summary, args):
-    if summary is None: print(f'\nNo finished runs in {Path(args.out)} yet.'); return
-    cols = [c for c in ('method', 'shots', 'overrides', 'seeds', 'accuracy', 'balanced accuracy', 'macro-F1')
-            if c in summary and (c != 'overrides' or summary[c].astype(bool).any())]
-    several = summary['backbone'].nunique() > 1
-    print(f"\nTest metrics (%), mean ± std over seeds -- {args.dataset}, backbone {args.backbones if several else args.backbone}:")
-    print(summary[cols + (['backbone'] if several else [])].to_string(index=False))
-    if several:
-        from medprompt.experiment import backbone_table
-        for m in dict.fromkeys(summary['method']):
-            print(f'\n{m} across backbones, test accuracy (%) per K:\n' + backbone_table(summary, m).to_string(index=False))
-    print(f'\nResults in {Path(args.out)}: results.csv, results.md, accuracy_vs_shots.png, ' + ('backbones.md, ' if several else '') + 'runs/ (one record per run)')
-
+# %% ../nbs/30_cli.ipynb #9cb77418
 def main(argv:list[str]|None=None)->int:
     "Entry point of the `medprompt` command: 0 done, 2 bad input (one line on stderr), 130 interrupted."
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    if args.command == 'list':
-        print('methods: ' + ', '.join(method_names()))
-        print('datasets: ' + ', '.join(dataset_names()))
-        print('backbones: ' + ', '.join(backbone_names()))
-        return 0
+    if args.command == 'list': return _list(args)
     try:
         with _one_line_warnings():
-            if args.command == 'predict': return _predict(args)
-            if args.command == 'llm-reps': return _llm_reps(args)
-            if args.command == 'describe': return _describe(args)
-            if args.command == 'submit': return _submit(args, argv)
-            if args.command == 'compare': return _compare(args)
-            if args.command == 'data': return _data_check(args)
-            _report(run_grid(**_grid(args)), args)
+            return _submit(args, argv) if args.command == 'submit' else _COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        runs = Path(args.out)/'runs' if getattr(args, 'out', None) else None
-        kept = f'; {len(list(runs.glob("*.json")))} finished runs kept in {runs.parent} (run the same command to go on)' if runs and runs.is_dir() else ''
-        print(f'medprompt: interrupted{kept}', file=sys.stderr)
+        print(_interrupted(args), file=sys.stderr)
         return 130
     except _user_errors() as e:
         print(f'medprompt: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}', file=sys.stderr)
         return 2
-    return 0

@@ -8,7 +8,8 @@ __all__ = ['REFERENCE_RUNS', 'classification_metrics', 'reference_settings', 'me
            'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots',
            'plot_confusion', 'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results',
            'update_results', 'backbone_table', 'plot_backbones', 'write_backbone_comparison', 'harmonic_mean',
-           'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel']
+           'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel', 'write_base_to_novel',
+           'read_base_to_novel']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -18,7 +19,8 @@ import pandas as pd, torch
 
 from .core import seed_everything, get_device, atomic_write
 from .backbones import load_backbone, Backbone
-from .data import BENCHMARKS, load_dataset, fewshot_dataset, base_novel, feature_dataloaders, image_dataloaders
+from .data import BENCHMARKS, MedDataset, load_dataset, fewshot_dataset, base_novel, feature_dataloaders
+from .data import image_dataloaders
 from .presets import preset, preset_sources, preset_gaps
 from .train import Recipe, all_methods, method_learner, fit, evaluate, save_method, load_method, learned_state
 
@@ -50,8 +52,10 @@ def classification_metrics(
     tp, support, predicted = np.diag(cm), cm.sum(1), cm.sum(0)
     seen, any_ = support > 0, support + predicted > 0
     pct = lambda x: round(100.*float(x), 2)
-    return dict(acc1=pct(tp.sum()/max(len(y), 1)), balanced_accuracy=pct((tp[seen]/support[seen]).mean() if seen.any() else 0),
-                macro_f1=pct((2*tp[any_]/(support + predicted)[any_]).mean() if any_.any() else 0), confusion=cm.tolist())
+    return dict(acc1=pct(tp.sum()/max(len(y), 1)),
+                balanced_accuracy=pct((tp[seen]/support[seen]).mean() if seen.any() else 0),
+                macro_f1=pct((2*tp[any_]/(support + predicted)[any_]).mean() if any_.any() else 0),
+                confusion=cm.tolist())
 
 # %% ../nbs/20_experiment.ipynb #4cb4ebc6
 def reference_settings(
@@ -66,10 +70,13 @@ def reference_settings(
 def _protocol(subset:str)->str: return 'base_to_novel' if subset in ('base', 'novel', 'new') else 'few_shot'
 def _benchmark(dataset:str|None)->str|None: return dataset if dataset in BENCHMARKS else None
 
+# %% ../nbs/20_experiment.ipynb #7c1b03c3
 def method_settings(cls:type)->list:
-    "The hyper-parameters a method takes: the named arguments of every `__init__` along its class hierarchy (`**hparams` only pass them on)."
-    names = [n for c in cls.__mro__ if '__init__' in vars(c) and issubclass(c, nn.Module) and c is not nn.Module
-             for n,p in inspect.signature(c.__init__).parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    "The hyper-parameters a method takes: the named arguments of its classes' `__init__`s (`**hparams` pass them on)."
+    inits = [c.__init__ for c in cls.__mro__
+             if '__init__' in vars(c) and issubclass(c, nn.Module) and c is not nn.Module]
+    names = [n for f in inits for n,p in inspect.signature(f).parameters.items()
+             if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     return [n for n in dict.fromkeys(names) if n not in ('self', 'backbone', 'classnames')]
 
 def split_settings(
@@ -84,8 +91,9 @@ def split_settings(
     return {k: v for k,v in settings.items() if k in fields}, {k: v for k,v in settings.items() if k not in fields}
 
 # %% ../nbs/20_experiment.ipynb #c8e8f6e5
-REFERENCE_RUNS = {'cilmp': dict(shots=0, precision='fp16')}   # usr922/cilmp scripts/cilmp/train.sh, configs/trainers/CILMP/vit_b16.yaml
-_DEFAULT_RUN = dict(shots=16, precision='fp32')                 # every other reference: 16 shots (the tables' largest K), fp32
+# usr922/cilmp scripts/cilmp/train.sh, configs/trainers/CILMP/vit_b16.yaml
+REFERENCE_RUNS = {'cilmp': dict(shots=0, precision='fp16')}
+_DEFAULT_RUN = dict(shots=16, precision='fp32')   # every other reference: 16 shots (the tables' largest K), fp32
 
 def default_shots(method:str)->int:
     "The training data a method's reference uses: K shots per class, 0 for the whole training split (CILMP)."
@@ -94,7 +102,7 @@ def default_shots(method:str)->int:
 def run_precision(
     method:str, # a registered method name
     device, # where the run trains
-    precision:str|None=None, # None: the reference's on CUDA; 'mixed': bf16 where supported, else fp16; or 'fp16', 'bf16', 'fp32'
+    precision:str|None=None, # None: the reference's on CUDA; 'mixed': bf16 if supported, else fp16; or as given
     bf16_supported:bool|None=None, # whether the GPU runs bf16 (None: ask torch)
 )->str: # 'fp32', 'fp16' or 'bf16'
     "The precision a run trains in: its reference's on CUDA unless told otherwise; fp32 elsewhere."
@@ -117,10 +125,12 @@ def unconfigured_note(
     gaps, parts = preset_gaps(method, bench, protocol), []
     if gaps:
         where = f'{protocol} on {dataset}' if bench else f'{dataset} (not a benchmark)'
-        parts.append(f"never configured {where}; {', '.join(gaps)} are {method}'s defaults, the rest the {protocol} preset")
+        parts.append(f"never configured {where}; {', '.join(gaps)} are {method}'s defaults, "
+                     f"the rest the {protocol} preset")
     if shots not in (None, 0) and default_shots(method) == 0:
         parts.append(f'trains on the whole training split, this run on {shots} shots per class')
-    return f'medprompt: note: the {method} reference ' + '; it '.join(parts) + ': a combination the reference never ran' if parts else None
+    if not parts: return None
+    return f'medprompt: note: the {method} reference ' + '; it '.join(parts) + ': a combination the reference never ran'
 
 # %% ../nbs/20_experiment.ipynb #ca040dbb
 _warned = set()
@@ -135,24 +145,115 @@ def _user_settings(cls, settings:dict|None, explicit:dict)->tuple:
     "The user's `settings` as (recipe overrides incl. `explicit` epochs/lr/bs, method kwargs), checked before any work."
     recipe, kwargs = split_settings(cls, dict(settings or {}))
     twice = sorted(k for k in recipe if k in explicit and explicit[k] != recipe[k])
-    if twice: raise ValueError(f'{twice} given twice with different values (as an option and as a setting); give each once')
+    if twice:
+        raise ValueError(f'{twice} given twice with different values (as an option and as a setting); give each once')
     return {**recipe, **explicit}, kwargs
 
+# %% ../nbs/20_experiment.ipynb #b3896f42
+def _checked_run(
+    method:str, # a registered method name
+    dataset:str, # a registered dataset, a folder of class folders, or a CSV
+    root:str|None, # data root for the benchmark datasets
+    subset:str, # 'all', 'base' or 'novel'
+    shots:int, # K (0: the whole training split)
+    shot_seed:int, # seed of the few-shot draw
+    settings:dict|None, # the user's `name: value` overrides
+    method_kwargs:dict|None, # hyper-parameters passed to the method
+    preset_variant:str|None, # a named preset variant, or None
+    explicit:dict, # epochs, lr, bs as given (None: not given)
+)->tuple: # (method class, loaded dataset, the run's few-shot dataset, method kwargs, the user's recipe overrides)
+    "A run's inputs, every one checked before any work: the method, the settings, what the method needs, the data."
+    methods = all_methods()
+    if method not in methods: raise ValueError(f'Unknown method {method!r}; known: {", ".join(methods)}')
+    cls = methods[method]
+    user_recipe = _user_settings(cls, settings, {k: v for k,v in explicit.items() if v is not None})[0]
+    full = load_dataset(dataset, root=root)
+    kwargs = preflight([method], dataset, subset=subset, settings=settings, method_kwargs=method_kwargs, full=full,
+                       preset_variant=preset_variant)[method]
+    return cls, full, base_novel(fewshot_dataset(full, shots, shot_seed), subset), kwargs, user_recipe
+
+# %% ../nbs/20_experiment.ipynb #5fe433b6
+def _run_recipe(
+    cls:type, # the method's class
+    dataset:str, # the loaded dataset's name
+    subset:str, # 'all', 'base' or 'novel'
+    preset_variant:str|None, # a named preset variant, or None
+    shots:int, # K of the run (0: the whole training split)
+    user_recipe:dict, # the user's recipe overrides (win over the preset)
+)->tuple: # (the `Recipe`, the preset rows that applied)
+    "A run's recipe: the method's, then its preset row for the dataset and protocol, then the user's values."
+    preset_recipe = split_settings(cls, reference_settings(cls.name, dataset, subset, preset_variant))[0]
+    sources = preset_sources(cls.name, _benchmark(dataset), _protocol(subset), variant=preset_variant)
+    note = unconfigured_note(cls.name, dataset, subset, shots)
+    if note and note not in _noted: _noted.add(note); print(note)
+    return cls.recipe.replace(**{**preset_recipe, **user_recipe}), sources
+
+# %% ../nbs/20_experiment.ipynb #572c152e
+def _train_and_test(
+    cls:type, # the method's class
+    ds:MedDataset, # the run's few-shot dataset
+    bb:Backbone, # the loaded backbone
+    kwargs:dict, # the method's keyword arguments
+    recipe:Recipe, # the run's recipe
+    views:int, # augmented views per training image (feature path)
+    precision:str, # 'fp32', 'fp16' or 'bf16' (`run_precision`)
+    quiet:bool, # no training progress bars
+    show:bool, # a progress bar while image features are computed
+)->tuple: # (the trained method, its learner, test metrics, seconds per phase, training seconds)
+    "Build the method, train it on `ds` with `recipe`, and test it on the test split."
+    start = time.perf_counter()
+    dls = (feature_dataloaders(ds, bb, bs=recipe.bs, views=views, progress=show) if cls.uses_image_features
+           else image_dataloaders(ds, bb, bs=recipe.bs))
+    encode_seconds = time.perf_counter() - start   # the image features of the feature path (0 when cached)
+    m = cls(bb, ds.classnames, **kwargs)
+    start = time.perf_counter()
+    learn = fit(method_learner(m, dls, recipe, precision=precision, quiet=quiet))
+    seconds, start = time.perf_counter() - start, time.perf_counter()
+    metrics = classification_metrics(*loader_logits(m, dls[2]), ds.n_classes)
+    times = dict(encode=encode_seconds, **learn.times, test=time.perf_counter() - start)   # where the run's time went
+    return m, learn, metrics, times, seconds
+
+# %% ../nbs/20_experiment.ipynb #87fa2763
+def _result_row(
+    key:dict, # the run's settings (`run_settings`)
+    ds:MedDataset, # the run's few-shot dataset
+    bb:Backbone, # the backbone it ran on
+    recipe:Recipe, # the recipe it trained with
+    views:int|None, # the training views it read (None: a method that encodes images itself)
+    shot_seed:int, # the seed of its few-shot draw
+    precision:str, # the precision it trained in
+    metrics:dict, # `classification_metrics` of its test logits
+    times:dict, # seconds per phase
+    seconds:float, # training seconds
+    sources:list, # the preset rows that applied
+)->dict: # one result row
+    "The result row of a run: its setting, recipe, metrics and timings, and what its record keeps."
+    shots, subset = key['shots'], key['subset']
+    return dict(method=key['method'], dataset=ds.name, subset=subset,
+                protocol='full_data' if shots == 0 and subset == 'all' else _protocol(subset), backbone=bb.id,
+                shots=shots, seed=key['seed'], shot_seed=shot_seed, epochs=recipe.epochs, lr=recipe.lr, bs=recipe.bs,
+                views=views, precision=precision, overrides=describe_overrides(key), test_acc=metrics['acc1'],
+                balanced_acc=metrics['balanced_accuracy'], macro_f1=metrics['macro_f1'], n_train=len(ds.train),
+                n_test=len(ds.test), train_seconds=round(seconds, 2), seconds={k: round(v, 3) for k,v in times.items()},
+                run_id=run_id(key), backbone_key=bb.cache_key, settings=key, preset_sources=sources,
+                classnames=list(ds.classnames), confusion=metrics['confusion'])
+
+# %% ../nbs/20_experiment.ipynb #66b98ad6
 def run_experiment(
     method:str='coop', # a registered method name (see `all_methods`)
     dataset:str='demo', # a registered dataset, a folder of class folders, or a CSV
     backbone:str|Backbone='tiny', # a backbone spec (see `load_backbone`) or a loaded backbone
-    shots:int|None=None, # K, training images per class; 0: every training image; None: the reference's (`default_shots`)
+    shots:int|None=None, # K, training images per class; 0: every training image; None: the reference's
     seed:int=1, # seed of the shots and of training
     root:str|None=None, # data root for the benchmark datasets
     subset:str='all', # 'all', or 'base' / 'novel' classes (base-to-novel)
     epochs:int|None=None, # override the recipe's epochs
     lr:float|None=None, # override the recipe's learning rate
     bs:int|None=None, # override the recipe's batch size
-    views:int|None=None, # augmented views per training image (feature path): None = one per epoch (the reference); 0 = none
+    views:int|None=None, # augmented views per training image (feature path): None: one per epoch (the reference)
     method_kwargs:dict|None=None, # hyper-parameters passed to the method (win over the preset)
-    settings:dict|None=None, # `name: value` overrides (win over the preset): Recipe field names go to the recipe, the rest to the method
-    precision:str|None=None, # None: the reference's on CUDA (`run_precision`), fp32 elsewhere; 'mixed', 'fp16', 'bf16' or 'fp32'
+    settings:dict|None=None, # `name: value` overrides (win over the preset): to the recipe or the method
+    precision:str|None=None, # None: the reference's on CUDA (fp32 elsewhere), or 'mixed', 'fp16', 'bf16', 'fp32'
     preset_variant:str|None=None, # a named preset variant (e.g. MaPLe's 'paper'); None: the reference preset
     device:str|None=None, # where to train (default: CUDA when available)
     save_to:str|Path|None=None, # folder to save the learned state in
@@ -160,50 +261,26 @@ def run_experiment(
     encode_progress:bool|None=None, # a progress bar while image features are computed (default: not quiet)
     shot_seed:int|None=None, # seed of the few-shot draw when it should differ from `seed` (e.g. 1 for every seed)
 )->dict: # one result row
-    "Train and test one method on one few-shot draw (or the whole training split) of one dataset with its reference settings; return a result row."
+    "Train and test one method on a few-shot draw (or all training images) of one dataset with its reference settings."
     key = run_settings(**locals())
-    shots = key['shots']   # None: the reference's (`default_shots`)
-    methods = all_methods()
-    if method not in methods: raise ValueError(f'Unknown method {method!r}; known: {", ".join(methods)}')
-    cls = methods[method]
-    user_recipe = _user_settings(cls, settings, {k: v for k,v in dict(epochs=epochs, lr=lr, bs=bs).items() if v is not None})[0]
-    full = load_dataset(dataset, root=root)
-    kwargs = preflight([method], dataset, subset=subset, settings=settings, method_kwargs=method_kwargs, full=full,
-                       preset_variant=preset_variant)[method]
-    shot_seed = seed if shot_seed is None else shot_seed
-    ds = base_novel(fewshot_dataset(full, shots, shot_seed), subset)
-    preset_recipe = split_settings(cls, reference_settings(method, full.name, subset, preset_variant))[0]
-    sources = preset_sources(method, _benchmark(full.name), _protocol(subset), variant=preset_variant)
-    note = unconfigured_note(method, full.name, subset, shots)
-    if note and note not in _noted: _noted.add(note); print(note)
-    recipe = cls.recipe.replace(**{**preset_recipe, **user_recipe})
+    shots, shot_seed = key['shots'], seed if shot_seed is None else shot_seed   # shots None: the reference's
+    cls, full, ds, kwargs, user_recipe = _checked_run(method, dataset, root, subset, shots, shot_seed, settings,
+                                                      method_kwargs, preset_variant, dict(epochs=epochs, lr=lr, bs=bs))
+    recipe, sources = _run_recipe(cls, full.name, subset, preset_variant, shots, user_recipe)
     views = recipe.epochs if views is None else views
     seed_everything(seed)
     bb = load_backbone(backbone, device=get_device(device))
     _warn_random_backbone(bb, ds)
     show = not quiet if encode_progress is None else encode_progress
-    start = time.perf_counter()
-    dls = (feature_dataloaders(ds, bb, bs=recipe.bs, views=views, progress=show) if cls.uses_image_features
-           else image_dataloaders(ds, bb, bs=recipe.bs))
-    encode_seconds = time.perf_counter() - start   # the image features of the feature path (0 when cached)
-    m = cls(bb, ds.classnames, **kwargs)
-    start = time.perf_counter()
-    learn = fit(method_learner(m, dls, recipe, precision=run_precision(method, bb.device, precision), quiet=quiet))
-    seconds, start = time.perf_counter() - start, time.perf_counter()
-    metrics = classification_metrics(*loader_logits(m, dls[2]), ds.n_classes)
-    times = dict(encode=encode_seconds, **learn.times, test=time.perf_counter() - start)   # where the run's time went
-    protocol = 'full_data' if shots == 0 and subset == 'all' else _protocol(subset)
-    row = dict(method=method, dataset=ds.name, subset=subset, protocol=protocol, backbone=bb.id, shots=shots, seed=seed, shot_seed=shot_seed,
-               epochs=recipe.epochs, lr=recipe.lr, bs=recipe.bs, views=views if cls.uses_image_features else None,
-               precision=learn.precision, overrides=describe_overrides(key), test_acc=metrics['acc1'],
-               balanced_acc=metrics['balanced_accuracy'], macro_f1=metrics['macro_f1'], n_train=len(ds.train), n_test=len(ds.test),
-               train_seconds=round(seconds, 2), seconds={k: round(v, 3) for k,v in times.items()}, run_id=run_id(key),
-               backbone_key=bb.cache_key, settings=key, preset_sources=sources, classnames=list(ds.classnames), confusion=metrics['confusion'])
+    precision = run_precision(method, bb.device, precision)
+    m, learn, metrics, times, seconds = _train_and_test(cls, ds, bb, kwargs, recipe, views, precision, quiet, show)
+    row = _result_row(key, ds, bb, recipe, views if cls.uses_image_features else None, shot_seed, learn.precision,
+                      metrics, times, seconds, sources)
     if save_to: save_method(m, Path(save_to)/f'{row["run_id"]}.pt')
     return row
 
 # %% ../nbs/20_experiment.ipynb #48c7e057
-from .data import DatasetInfo, MedDataset
+from .data import DatasetInfo
 
 # %% ../nbs/20_experiment.ipynb #81706f47
 def dataset_info(
@@ -211,11 +288,12 @@ def dataset_info(
     full:MedDataset, # it, loaded
     classnames:list[str]|None=None, # the classes a run uses (default: all)
 )->DatasetInfo:
-    "What a method may know of a dataset: its registry entry, or for your own data its name, classes and the folder or CSV as given."
+    "What a method may know of a dataset: its registry entry, or for your own data its name, classes and source."
     classnames = tuple(full.classnames if classnames is None else classnames)
     if full.name in DATASETS: return dataclasses.replace(DATASETS[full.name], classnames=classnames)
     return DatasetInfo(full.name, '', '', classnames, source=str(dataset))
 
+# %% ../nbs/20_experiment.ipynb #eda79aeb
 def preflight(
     methods:list[str], # registered method names
     dataset:str='demo', # a registered dataset, a folder of class folders, or a CSV
@@ -226,27 +304,32 @@ def preflight(
     full:MedDataset|None=None, # the dataset already loaded (None: load it)
     preset_variant:str|None=None, # a named preset variant (see `preset`), as `run_experiment` takes it
 )->dict: # {method: the keyword arguments it is built with}
-    "Check what every method needs on `dataset` before any model is loaded; one error lists all that is missing, with the commands that make it."
+    "Check what every method needs on `dataset` before any model is loaded; one error lists all that is missing."
     full = load_dataset(dataset, root=root) if full is None else full
-    info, known, built, missing = dataset_info(dataset, full, base_novel(full, subset).classnames), all_methods(), {}, []
+    info = dataset_info(dataset, full, base_novel(full, subset).classnames)
+    known, built, missing = all_methods(), {}, []
     for m in methods:
         if m not in known: raise ValueError(f'Unknown method {m!r}; known: {", ".join(known)}')
         cls = known[m]
         preset_kwargs = split_settings(cls, reference_settings(m, full.name, subset, preset_variant))[1]
-        from_registry = cls.dataset_settings(DATASETS[full.name]) if full.name in DATASETS else {}   # e.g. Biomed-DPT's template
+        # e.g. Biomed-DPT's template
+        from_registry = cls.dataset_settings(DATASETS[full.name]) if full.name in DATASETS else {}
         built[m] = {**preset_kwargs, **from_registry, **(method_kwargs or {}), **_user_settings(cls, settings, {})[1]}
         missing += cls.requirements(info, built[m])
-    if missing: raise ValueError(f'Nothing was run: {len(missing)} input{"s" * (len(missing) > 1)} missing. ' + '; '.join(missing))
+    if missing:
+        raise ValueError(f'Nothing was run: {len(missing)} input{"s" * (len(missing) > 1)} missing. '
+                         + '; '.join(missing))
     return built
 
 # %% ../nbs/20_experiment.ipynb #f6c6043f
-_HOW_NOT_WHAT = ('root', 'device', 'save_to', 'quiet', 'encode_progress')   # arguments that do not change a run's numbers
-_COLUMNS = ('method', 'dataset', 'backbone', 'shots', 'seed', 'subset')   # settings with a column of their own in the tables
+_HOW_NOT_WHAT = ('root', 'device', 'save_to', 'quiet', 'encode_progress')   # arguments that leave the numbers alone
+_COLUMNS = ('method', 'dataset', 'backbone', 'shots', 'seed', 'subset')   # settings with a column in the tables
 
 def _as_path_if_local(s)->str:
     "A local folder or file as its absolute path (the same data from any working directory); names unchanged."
     p = Path(str(s)).expanduser()
-    return str(p.resolve()) if p.exists() and str(s).lower() not in {n.lower() for n in (*DATASETS, *TINY_SPECS)} else str(s)
+    names = {n.lower() for n in (*DATASETS, *TINY_SPECS)}
+    return str(p.resolve()) if p.exists() and str(s).lower() not in names else str(s)
 
 def run_settings(**kwargs)->dict:
     "The settings that identify a run of `run_experiment(**kwargs)`: its arguments with defaults, minus where/how."
@@ -258,6 +341,7 @@ def run_settings(**kwargs)->dict:
     s['shots'] = s.get('shots', default_shots(s['method']))
     return s
 
+# %% ../nbs/20_experiment.ipynb #140a4048
 def describe_overrides(settings:dict)->str:
     "The settings that differ from `run_experiment`'s defaults, beyond the table's columns, as `name=value, ...`."
     defaults = {k: p.default for k,p in inspect.signature(run_experiment).parameters.items()}
@@ -293,6 +377,7 @@ def _flat(rows:list[dict])->list[dict]:
     "The rows without their list and dict fields (settings, confusion matrix): what goes into a table."
     return [{k: v for k,v in r.items() if not isinstance(v, (list, dict))} for r in rows]
 
+# %% ../nbs/20_experiment.ipynb #14b4cd11
 def markdown_table(df:pd.DataFrame)->str:
     "A GitHub-flavoured markdown table of `df` (no extra dependency)."
     lines = ['| ' + ' | '.join(map(str, df.columns)) + ' |', '|' + '---|'*len(df.columns)]
@@ -319,28 +404,32 @@ def _series_label(name:tuple)->str:
 def plot_accuracy_vs_shots(
     summary:pd.DataFrame, # from `summarise`
 )->Figure:
-    "Mean test accuracy (± std over seeds) against K, one line per method (and per setting, dataset, ... where they vary); bars for a single K."
+    "Mean test accuracy (± std over seeds) against K, a line per method (and setting, dataset, ...); bars for one K."
     fig = Figure(figsize=(6.5, 3.8), layout='constrained')
     ax = fig.subplots()
-    keys = ['method'] + [c for c in ('overrides', 'dataset', 'subset', 'backbone') if c in summary and summary[c].nunique() > 1]
+    keys = ['method'] + [c for c in ('overrides', 'dataset', 'subset', 'backbone')
+                         if c in summary and summary[c].nunique() > 1]
     groups = list(summary.groupby(keys, sort=False))
-    ks = sorted(summary['shots'].unique())
+    ks, title = sorted(summary['shots'].unique()), ', '.join(sorted(set(summary['dataset'].astype(str))))
     if len(ks) == 1:   # one K: a bar per method, not a column of dots
         for j, (name, g) in enumerate(groups):
-            ax.bar(j, g['mean'].iloc[0], yerr=g['std'].fillna(0).iloc[0], capsize=3, color=method_style(name[0])['color'])
+            ax.bar(j, g['mean'].iloc[0], yerr=g['std'].fillna(0).iloc[0], capsize=3,
+                   color=method_style(name[0])['color'])
         ax.set_xticks(range(len(groups)), [_series_label(n) for n, _ in groups], rotation=45, ha='right', fontsize=8)
-        ax.set(ylabel='test accuracy (%)', title=f"{', '.join(sorted(set(summary['dataset'].astype(str))))}, K = {ks[0]}")
+        ax.set(ylabel='test accuracy (%)', title=f'{title}, K = {ks[0]}')
     else:
         for name, g in groups:
             g = g.sort_values('shots')
-            ax.errorbar(g['shots'], g['mean'], yerr=g['std'], capsize=3, label=_series_label(name), **method_style(name[0]))
+            ax.errorbar(g['shots'], g['mean'], yerr=g['std'], capsize=3, label=_series_label(name),
+                        **method_style(name[0]))
         if min(ks) > 0: ax.set_xscale('log', base=2)
         ax.set_xticks(ks, [str(k) for k in ks]); ax.minorticks_off()
-        ax.set(xlabel='shots per class (K)', ylabel='test accuracy (%)', title=', '.join(sorted(set(summary['dataset'].astype(str)))))
+        ax.set(xlabel='shots per class (K)', ylabel='test accuracy (%)', title=title)
         ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, .5))
     ax.grid(alpha=.3)
     return fig
 
+# %% ../nbs/20_experiment.ipynb #9803b7e6
 def plot_confusion(
     classnames:list, # class names in label order
     confusion:list, # [C, C] counts, rows true, columns predicted
@@ -351,8 +440,10 @@ def plot_confusion(
     fig = Figure(figsize=(2.5 + .55*n, 2 + .5*n), layout='constrained')
     ax = fig.subplots()
     ax.imshow(cm, cmap='Blues')
-    for (i, j), c in np.ndenumerate(cm): ax.text(j, i, c, ha='center', va='center', color='white' if c > cm.max()/2 else 'black', fontsize=8)
-    ax.set_xticks(range(n), classnames, rotation=45, ha='right', fontsize=8); ax.set_yticks(range(n), classnames, fontsize=8)
+    for (i, j), c in np.ndenumerate(cm):
+        ax.text(j, i, c, ha='center', va='center', color='white' if c > cm.max()/2 else 'black', fontsize=8)
+    ax.set_xticks(range(n), classnames, rotation=45, ha='right', fontsize=8)
+    ax.set_yticks(range(n), classnames, fontsize=8)
     ax.set(xlabel='predicted', ylabel='true', title=title); ax.title.set_fontsize(8)
     return fig
 
@@ -362,24 +453,30 @@ def library_versions()->dict:
     def v(name):
         try: return version(name)
         except PackageNotFoundError: return None
-    return dict(medprompt=medprompt.__version__, **{n: v(n) for n in ('torch', 'open_clip_torch', 'timm', 'transformers', 'fastai')})
+    return dict(medprompt=medprompt.__version__,
+                **{n: v(n) for n in ('torch', 'open_clip_torch', 'timm', 'transformers', 'fastai')})
 
 def run_record(
     row:dict, # a row from `run_experiment`
 )->dict:      # JSON-able
     "A run's record: settings, backbone cache key, library versions, metrics and confusion matrix."
-    return dict(run_id=row['run_id'], task='full-data classification' if row['shots'] == 0 else 'few-shot classification',
-                protocol=row.get('protocol'), precision=row.get('precision'), presets=row.get('preset_sources', []), dataset=row['dataset'], model=row['backbone'],
-                backbone_key=row['backbone_key'], method=row['method'], shots=row['shots'], seed=row['seed'], settings=row['settings'],
-                metrics=dict(acc1=row['test_acc'], mean_per_class_recall=row['balanced_acc'], macro_f1=row['macro_f1'], n_test=row['n_test']),
+    return dict(run_id=row['run_id'],
+                task='full-data classification' if row['shots'] == 0 else 'few-shot classification',
+                protocol=row.get('protocol'), precision=row.get('precision'), presets=row.get('preset_sources', []),
+                dataset=row['dataset'], model=row['backbone'], backbone_key=row['backbone_key'], method=row['method'],
+                shots=row['shots'], seed=row['seed'], settings=row['settings'],
+                metrics=dict(acc1=row['test_acc'], mean_per_class_recall=row['balanced_acc'], macro_f1=row['macro_f1'],
+                             n_test=row['n_test']),
                 confusion=dict(classes=row['classnames'], matrix=row['confusion']), versions=library_versions(),
-                finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), row=_flat([row])[0])
+                finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+                row=_flat([row])[0])
 
+# %% ../nbs/20_experiment.ipynb #432816fb
 def write_run(
     row:dict, # a row from `run_experiment`
     folder:str|Path, # the results folder; the record goes to `runs/` inside it
 )->Path:      # the record's path
-    "Save a run's confusion matrix (PNG) and then its record (JSON), both atomically: the record marks the run finished."
+    "Save a run's confusion matrix (PNG), then its record (JSON), both atomically: the record marks the run finished."
     runs = Path(folder)/'runs'
     with atomic_write(runs/f'{row["run_id"]}-confusion.png') as f:
         plot_confusion(row['classnames'], row['confusion'], row['run_id']).savefig(f, format='png', dpi=110)
@@ -392,21 +489,26 @@ def read_runs(
     recs = []
     for p in sorted((Path(folder)/'runs').glob('*.json')):
         try: r = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f'Run record {p} is unreadable ({e}); delete it to run that run again') from None
-        recs.append({**r['row'], 'settings': r['settings'], 'preset_sources': r.get('presets', []), 'classnames': r['confusion']['classes'], 'confusion': r['confusion']['matrix'],
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f'Run record {p} is unreadable ({e}); delete it to run that run again') from None
+        recs.append({**r['row'], 'settings': r['settings'], 'preset_sources': r.get('presets', []),
+                     'classnames': r['confusion']['classes'], 'confusion': r['confusion']['matrix'],
                      'finished': r['finished']})
     return [{k: v for k,v in r.items() if k != 'finished'} for r in sorted(recs, key=lambda r: r['finished'])]
 
+# %% ../nbs/20_experiment.ipynb #6170ce1f
 def write_results(
     rows:list[dict], # result rows (e.g. `read_runs(folder)`)
     folder:str|Path, # where results.csv, results.md and accuracy_vs_shots.png go
 )->pd.DataFrame: # the summary
-    "Write `results.csv` (every run), `results.md` (mean ± std) and `accuracy_vs_shots.png` into `folder`; return the summary."
+    "Write `results.csv` (every run), `results.md` (mean ± std) and `accuracy_vs_shots.png` into `folder`."
     folder = Path(folder)
     summary = summarise(rows)
     with atomic_write(folder/'results.csv', 'w') as f: pd.DataFrame(_flat(rows)).round(2).to_csv(f, index=False)
-    with atomic_write(folder/'results.md', 'w') as f: f.write(markdown_table(summary.drop(columns=['mean', 'std'])) + '\n')
-    with atomic_write(folder/'accuracy_vs_shots.png') as f: plot_accuracy_vs_shots(summary).savefig(f, format='png', dpi=110)
+    with atomic_write(folder/'results.md', 'w') as f:
+        f.write(markdown_table(summary.drop(columns=['mean', 'std'])) + '\n')
+    with atomic_write(folder/'accuracy_vs_shots.png') as f:
+        plot_accuracy_vs_shots(summary).savefig(f, format='png', dpi=110)
     return summary
 
 # %% ../nbs/20_experiment.ipynb #728c42be
@@ -429,9 +531,11 @@ def _one_method(summary:pd.DataFrame, method:str|None)->tuple:
                          f'No runs of {method!r} in the summary; it has {methods}')
     s = summary[summary['method'] == method]
     if s.duplicated(['backbone', 'shots']).any():
-        raise ValueError(f'{method} has several settings (datasets, subsets or overrides) per backbone and K: summarise one at a time')
+        raise ValueError(f'{method} has several settings (datasets, subsets or overrides) per backbone and K: '
+                         'summarise one at a time')
     return method, s
 
+# %% ../nbs/20_experiment.ipynb #2a5bff8c
 def backbone_table(
     summary:pd.DataFrame, # from `summarise`, over runs on several backbones
     method:str|None=None, # the method to compare (default: the only one in `summary`)
@@ -468,8 +572,10 @@ def write_backbone_comparison(
     "Write `backbones.md` (a K × backbone table per method) and `backbones-<method>.png` into `folder`."
     folder, parts = Path(folder), []
     for m in dict.fromkeys(summary['method']):
-        parts.append(f'## {m}\n\nTest accuracy (%), mean ± std over seeds\n\n' + markdown_table(backbone_table(summary, m)) + '\n')
-        with atomic_write(folder/f'backbones-{m}.png') as f: plot_backbones(summary, m).savefig(f, format='png', dpi=110)
+        parts.append(f'## {m}\n\nTest accuracy (%), mean ± std over seeds\n\n'
+                     + markdown_table(backbone_table(summary, m)) + '\n')
+        with atomic_write(folder/f'backbones-{m}.png') as f:
+            plot_backbones(summary, m).savefig(f, format='png', dpi=110)
     with atomic_write(folder/'backbones.md', 'w') as f: f.write('\n'.join(parts))
     return folder/'backbones.md'
 
@@ -481,6 +587,7 @@ def harmonic_mean(
     "HM = 2·base·novel / (base + novel): the base-to-novel papers' summary, high only when both accuracies are."
     return 0. if base + novel == 0 else 2 * base * novel / (base + novel)
 
+# %% ../nbs/20_experiment.ipynb #dd21e2a0
 def _learns_per_class(path:Path, backbone:Backbone, classnames:list)->bool:
     "Whether the saved method's learned state has a shape that depends on the number of classes."
     ckpt = torch.load(path, map_location='cpu', weights_only=False)
@@ -488,6 +595,7 @@ def _learns_per_class(path:Path, backbone:Backbone, classnames:list)->bool:
     shapes = lambda names: {k: v.shape for k,v in learned_state(cls(backbone, names, **ckpt['hparams'])).items()}
     return shapes(classnames) != shapes(classnames + classnames[:1])
 
+# %% ../nbs/20_experiment.ipynb #0185477c
 def run_base_to_novel(
     method:str='coop', # a registered method name whose learned state is class-independent
     dataset:str='demo', # a registered dataset, a folder of class folders, or a CSV
@@ -499,36 +607,41 @@ def run_base_to_novel(
     quiet:bool=True, # no progress bars
     **kwargs, # passed to `run_experiment`: epochs, lr, bs, views, method_kwargs
 )->dict: # one result row: base_acc, novel_acc and their harmonic mean hm
-    "Train on the base classes with the base-to-novel preset; test on base and, with the same learned state, on novel classes."
+    "Train on the base classes with the base-to-novel preset; test on base and, with the same state, on novel classes."
     bb = load_backbone(backbone, device=get_device())
     full = load_dataset(dataset, root=root)
     with tempfile.TemporaryDirectory() as d:
-        row = run_experiment(method, dataset, bb, shots, seed, root, subset='base', save_to=d, quiet=quiet, shot_seed=shot_seed, **kwargs)
+        row = run_experiment(method, dataset, bb, shots, seed, root, subset='base', save_to=d, quiet=quiet,
+                             shot_seed=shot_seed, **kwargs)
         path = next(Path(d).glob('*.pt'))
         novel = base_novel(fewshot_dataset(full, shots, row['shot_seed']), 'novel')
         if _learns_per_class(path, bb, novel.classnames):
-            raise ValueError(f'{method} learns weights per class, so its learned state has no meaning for the novel classes '
-                             f'{novel.classnames}; base-to-novel applies to methods with class-independent learned state (prompts)')
+            raise ValueError(f'{method} learns weights per class, so its learned state has no meaning for the novel '
+                             f'classes {novel.classnames}; base-to-novel applies to methods with class-independent '
+                             'learned state (prompts)')
         m = load_method(path, bb, novel.classnames, new_classes=True)
-    uses_feats = all_methods()[method].uses_image_features
-    dls = feature_dataloaders(novel, bb, bs=row['bs'], progress=not quiet) if uses_feats else image_dataloaders(novel, bb, bs=row['bs'])
+    dls = (feature_dataloaders(novel, bb, bs=row['bs'], progress=not quiet) if all_methods()[method].uses_image_features
+           else image_dataloaders(novel, bb, bs=row['bs']))
     novel_acc = evaluate(m, dls[2])
     return dict(method=method, dataset=full.name, backbone=bb.id, shots=shots, seed=seed, shot_seed=row['shot_seed'],
-                epochs=row['epochs'], base_acc=row['test_acc'], novel_acc=novel_acc, hm=harmonic_mean(row['test_acc'], novel_acc),
-                n_base_test=row['n_test'], n_novel_test=len(novel.test), train_seconds=row['train_seconds'])
+                epochs=row['epochs'], overrides=row['overrides'], base_acc=row['test_acc'], novel_acc=novel_acc,
+                hm=harmonic_mean(row['test_acc'], novel_acc), n_base_test=row['n_test'], n_novel_test=len(novel.test),
+                train_seconds=row['train_seconds'])
 
 # %% ../nbs/20_experiment.ipynb #c953b4e3
 def base_to_novel_table(
     rows:list[dict], # result rows from `run_base_to_novel`
-    by:tuple=('backbone', 'shots', 'method'), # columns that identify a setting, besides the dataset
+    by:tuple=('backbone', 'shots', 'method', 'overrides'), # columns that identify a setting, besides the dataset
 )->pd.DataFrame: # one row per setting and dataset, then an 'Average' row per setting
-    "Base, novel and HM per dataset (means over seeds, HM of the means), and their average over datasets (mean of per-dataset HMs)."
+    "Base, novel and HM per dataset (means over seeds, HM of the means), and their average (mean of per-dataset HMs)."
     df = pd.DataFrame(rows)
     by = [c for c in by if c in df.columns]
     per = (df.groupby(by + ['dataset'], sort=False)
              .agg(base=('base_acc', 'mean'), novel=('novel_acc', 'mean'), seeds=('seed', 'count')).reset_index())
     per['hm'] = [harmonic_mean(b, n) for b, n in zip(per['base'], per['novel'])]
-    avg = per.groupby(by, sort=False).agg(base=('base', 'mean'), novel=('novel', 'mean'), hm=('hm', 'mean'), seeds=('seeds', 'min')).reset_index()
+    avg = (per.groupby(by, sort=False)
+              .agg(base=('base', 'mean'), novel=('novel', 'mean'), hm=('hm', 'mean'), seeds=('seeds', 'min'))
+              .reset_index())
     avg['dataset'] = 'Average'
     return pd.concat([per, avg[per.columns]], ignore_index=True)
 
@@ -537,11 +650,11 @@ def plot_base_to_novel(
     table:pd.DataFrame, # from `base_to_novel_table`
     dataset:str='Average', # which rows to draw: a dataset's or the average over datasets
 )->Figure:
-    "Base, novel and harmonic-mean accuracy as grouped bars, one group per method (the papers' base-to-novel comparison)."
+    "Base, novel and harmonic-mean accuracy as grouped bars, a group per method (the papers' base-to-novel comparison)."
     rows = table[table['dataset'] == dataset]
     if rows.empty: raise ValueError(f'No rows for dataset {dataset!r}; the table has {sorted(set(table["dataset"]))}')
-    labels = [' | '.join(str(r[c]) for c in ('method', 'backbone', 'shots') if c in r and (c == 'method' or table[c].nunique() > 1))
-              for _, r in rows.iterrows()]
+    parts = [c for c in ('method', 'backbone', 'shots') if c in table and (c == 'method' or table[c].nunique() > 1)]
+    labels = [' | '.join(str(r[c]) for c in parts) for _, r in rows.iterrows()]
     fig = Figure(figsize=(max(4., 1.1*len(rows) + 1.5), 3.4), layout='constrained')
     ax = fig.subplots()
     bars = (('base', ''), ('novel', '//'), ('HM', '..'))
@@ -549,7 +662,28 @@ def plot_base_to_novel(
         ax.bar(np.arange(len(rows)) + (j - 1) * 0.27, rows[col.lower()], width=0.26, hatch=hatch, edgecolor='black',
                linewidth=.4, color=[method_style(m)['color'] for m in rows['method']])
     ax.set_xticks(range(len(rows)), labels, rotation=30, ha='right', fontsize=8)
-    ax.set(ylabel='accuracy (%)', title=f'base-to-novel, {dataset}', ylim=(0, 1.25 * rows[['base', 'novel', 'hm']].max().max()))
+    ax.set(ylabel='accuracy (%)', title=f'base-to-novel, {dataset}',
+           ylim=(0, 1.25 * rows[['base', 'novel', 'hm']].max().max()))
     ax.grid(alpha=.3, axis='y')
-    ax.legend(handles=[Patch(facecolor='white', edgecolor='black', hatch=h, label=c) for c, h in bars], fontsize=8, ncols=3, loc='upper right')
+    ax.legend(handles=[Patch(facecolor='white', edgecolor='black', hatch=h, label=c) for c, h in bars],
+              fontsize=8, ncols=3, loc='upper right')
     return fig
+
+# %% ../nbs/20_experiment.ipynb #020c2dd7
+def write_base_to_novel(
+    rows:list[dict], # every base-to-novel row of the folder, from `run_base_to_novel`
+    folder:str|Path, # the results folder
+)->pd.DataFrame: # the table, as `base_to_novel_table` makes it
+    "Write `base_to_novel.csv` (every run), `base_to_novel.md` (base, novel, HM) and `base_to_novel.png` into `folder`."
+    folder, table = Path(folder), base_to_novel_table(rows)
+    with atomic_write(folder/'base_to_novel.csv', 'w') as f: pd.DataFrame(_flat(rows)).to_csv(f, index=False)
+    with atomic_write(folder/'base_to_novel.md', 'w') as f: f.write(markdown_table(table.round(2)) + '\n')
+    with atomic_write(folder/'base_to_novel.png') as f: plot_base_to_novel(table).savefig(f, format='png', dpi=110)
+    return table
+
+def read_base_to_novel(
+    folder:str|Path, # a results folder
+)->list[dict]: # its base-to-novel rows; none without a base_to_novel.csv
+    "The base-to-novel rows that `write_base_to_novel` saved in `folder`."
+    path = Path(folder)/'base_to_novel.csv'
+    return pd.read_csv(path, keep_default_na=False).to_dict('records') if path.is_file() else []

@@ -94,7 +94,8 @@ def run_shard(
     "One array task: `medprompt run <argv> --shard i/n` in this process (what `submit_grid` sends to the cluster)."
     from medprompt.cli import main
     rc = main(['run', *argv, '--shard', f'{shard}/{shards}'])
-    if rc: raise RuntimeError(f'medprompt run {" ".join(argv)} --shard {shard}/{shards} stopped with exit status {rc} (its error is in the log above)')
+    if rc: raise RuntimeError(f'medprompt run {" ".join(argv)} --shard {shard}/{shards} stopped with exit status {rc} '
+                              '(its error is in the log above)')
     return rc
 
 # %% ../nbs/21_grid.ipynb #a1f0c018
@@ -102,12 +103,14 @@ def submit_grid(
     argv:list, # `medprompt run` options, without `--shard`
     shards:int, # n: array tasks, one per shard
     folder:str|Path, # where submitit keeps its scripts and each task's logs
-    cluster:str|None=None, # None: SLURM when `sbatch` is found; 'local': local processes (for tests); 'debug': this process
-    **params, # submitit parameters: timeout_min, gpus_per_node, cpus_per_task, mem_gb, slurm_partition, slurm_array_parallelism, ...
+    cluster:str|None=None, # None: SLURM when `sbatch` is found; 'local': processes here (tests); 'debug': this process
+    **params, # submitit's: timeout_min, gpus_per_node, cpus_per_task, mem_gb, slurm_partition, ...
 )->list:      # submitit jobs, one per shard (`job.result()` waits for one)
-    "Send a grid to SLURM as an array of `shards` tasks through `submitit`, each running `medprompt run ... --shard i/n`."
+    "Send a grid to SLURM as an array of `shards` tasks through `submitit`, each `medprompt run ... --shard i/n`."
     try: import submitit
-    except ImportError: raise ValueError('submitting to SLURM needs submitit: pip install "medprompt[slurm]" (or pip install submitit)') from None
+    except ImportError:
+        raise ValueError('submitting to SLURM needs submitit: pip install "medprompt[slurm]" '
+                         '(or pip install submitit)') from None
     if shards < 1: raise ValueError(f'--shards must be at least 1, not {shards}')
     ex = submitit.AutoExecutor(folder=folder, cluster=cluster)
     ex.update_parameters(name='medprompt', **params)
@@ -119,7 +122,7 @@ def claim_run(
     folder:str|Path, # the results folder
     run_id:str, # the run to claim
 ):
-    "Hold run `run_id` of `folder` for this process while the block runs; the block gets False if another process holds it."
+    "Hold run `run_id` of `folder` for this process while the block runs; the block gets False if another holds it."
     lock = FileLock(Path(folder)/'runs'/f'.{run_id}.lock')
     lock.lock_file and Path(lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
     try: lock.acquire(timeout=0)
@@ -138,7 +141,7 @@ def run_views(
     settings:dict|None=None, # `--set` overrides (an `epochs` among them counts)
     **options, # `--epochs`, `--lr`, `--bs` (None: not given)
 )->int|None:  # training views per image; None for a method that encodes images itself
-    "The augmented views per training image a run of `method` reads from the feature cache; bad settings fail here, as in `run_experiment`."
+    "The augmented views per training image a run of `method` reads from the feature cache; bad settings fail here."
     cls = all_methods()[method]
     recipe, _ = _user_settings(cls, settings, {k: v for k,v in options.items() if v is not None})
     if not cls.uses_image_features: return None
@@ -157,7 +160,7 @@ def share_features(
     device:str|None=None, # where the image tower runs (as the runs: default CUDA when available)
     progress:bool=True, # a progress bar while encoding
 ):
-    "Encode each seed's largest draw once, with the most views any run needs (and the plain view if one needs it), for every run to read."
+    "Encode each seed's largest draw once, with the most views any run needs (and the plain view if one needs it)."
     need = {v for v in views if v is not None}
     if not need: return
     full, bb = load_dataset(dataset, root=root), load_backbone(backbone, device=get_device(device))
@@ -165,4 +168,5 @@ def share_features(
     train_views = sorted({max(need)} | ({0} & need))
     for s in seeds:
         ds = base_novel(fewshot_dataset(full, k, s), subset)
-        for split, v in [('train', v) for v in train_views] + [('val', 0), ('test', 0)]: cached_features(bb, ds, split, v, progress=progress)
+        for split, v in [('train', v) for v in train_views] + [('val', 0), ('test', 0)]:
+            cached_features(bb, ds, split, v, progress=progress)

@@ -6,6 +6,7 @@
 __all__ = ['PUBLISHED', 'published', 'not_found', 'compare', 'plot_compare', 'data_sources', 'check_data']
 
 # %% ../nbs/22_published.ipynb #b2f0c004
+import textwrap
 from pathlib import Path
 
 import numpy as np, pandas as pd
@@ -13,6 +14,7 @@ from matplotlib.figure import Figure
 
 from .backbones import ALIASES
 from .data import ASSETS, BENCHMARKS, DATASETS, IMAGE_EXTS, read_split
+from .experiment import method_style
 
 # %% ../nbs/22_published.ipynb #b2f0c006
 PUBLISHED = ASSETS/'published'
@@ -46,62 +48,113 @@ def _mismatch(r)->str:
            f'overrides {r.overrides}' if getattr(r, 'overrides', '') else '']
     return '; '.join(w for w in why if w)
 
+# %% ../nbs/22_published.ipynb #a2f5a338
 def _with_average(summary:pd.DataFrame)->pd.DataFrame:
     "`summary` plus an `Average` row for each setting that holds all 11 benchmarks (mean of their means)."
     keys = [c for c in ('subset', 'backbone', 'shots', 'method', 'overrides') if c in summary]
-    full = summary[summary['dataset'].isin(BENCHMARKS)].groupby(keys, dropna=False).filter(lambda g: g['dataset'].nunique() == len(BENCHMARKS))
+    full = (summary[summary['dataset'].isin(BENCHMARKS)].groupby(keys, dropna=False)
+            .filter(lambda g: g['dataset'].nunique() == len(BENCHMARKS)))
     if full.empty: return summary
-    avg = full.groupby(keys, dropna=False, sort=False).agg(mean=('mean', 'mean'), seeds=('seeds', 'min')).reset_index().assign(dataset='Average', std=np.nan)
-    return pd.concat([summary, avg], ignore_index=True)
+    avg = full.groupby(keys, dropna=False, sort=False).agg(mean=('mean', 'mean'), seeds=('seeds', 'min')).reset_index()
+    return pd.concat([summary, avg.assign(dataset='Average', std=np.nan)], ignore_index=True)
 
 # %% ../nbs/22_published.ipynb #b2f0c016
-def compare(
-    summary:pd.DataFrame, # ours: `summarise(read_runs(folder))`
-    paper:str|None=None, # one paper's numbers; None: every paper's
-)->pd.DataFrame: # one row per setting of ours: ours, each paper's number and the difference (ours - theirs), or why none applies
-    "Our few-shot accuracies beside the published ones where the settings match (method, dataset, K, BiomedCLIP, reference recipe)."
-    pub = published('few_shot', paper)
-    ours = _with_average(summary)
-    out = ours[['method', 'dataset', 'shots', 'backbone', 'seeds', 'mean']].rename(columns={'mean': 'ours'}).copy()
-    out['setting'] = [_mismatch(r) for r in ours.itertuples()]
+def _beside(
+    ours:pd.DataFrame, # our numbers: `ours`, `setting` ('' where it may be a published one) and the `keys` columns
+    pub:pd.DataFrame, # from `published`
+    keys:list, # the columns that pick a published number
+)->pd.DataFrame:
+    "`ours` with each paper's number for the same setting and the difference ours - theirs, or why none applies."
+    out = ours.copy()
     for name, g in pub.groupby('paper', sort=False):
-        theirs = g.set_index(['method', 'dataset', 'shots'])['value']
-        val = [theirs.get((r.method, r.dataset, r.shots), np.nan) if not s else np.nan for r, s in zip(out.itertuples(), out['setting'])]
+        theirs = g.set_index(keys)['value']
+        val = [np.nan if s else theirs.get(tuple(k), np.nan)
+               for k, s in zip(out[keys].itertuples(index=False), out['setting'])]
         out[name], out[f'ours - {name}'] = val, (out['ours'] - val).round(2)
-    if len(out) and (out['setting'] == '').any():
-        none = out['setting'].eq('') & out[[c for c in out if c in set(pub['paper'])]].isna().all(axis=1)
-        out.loc[none, 'setting'] = 'not reported by the papers'
+    none = out['setting'].eq('') & out[list(pub['paper'].unique())].isna().all(axis=1)
+    out.loc[none, 'setting'] = 'not reported by the papers'
     return out
 
+# %% ../nbs/22_published.ipynb #86626be7
+def compare(
+    summary:pd.DataFrame, # ours: `summarise(read_runs(folder))`, or `base_to_novel_table(rows)`
+    paper:str|None=None, # one paper's numbers; None: every paper's
+)->pd.DataFrame: # a row per setting (and metric): ours, each paper's number, ours - theirs, or why none applies
+    "Our accuracies beside the published ones where the settings match: few-shot accuracy, or base, novel and HM."
+    if 'hm' in summary: return _beside(_base_to_novel_rows(summary), published('base_to_novel', paper), _B2N_KEYS)
+    ours = _with_average(summary)
+    out = ours[['method', 'dataset', 'shots', 'backbone', 'seeds', 'mean']].rename(columns={'mean': 'ours'})
+    out['setting'] = [_mismatch(r) for r in ours.itertuples()]
+    return _beside(out, published('few_shot', paper), ['method', 'dataset', 'shots'])
+
+# %% ../nbs/22_published.ipynb #40c1b4b7
+_B2N_KEYS = ['method', 'dataset', 'shots', 'metric']
+
+def _average_mismatch(
+    datasets:set, # the datasets an `Average` row averages
+)->str:
+    "Why an `Average` over `datasets` is not the papers' average over the 11 benchmarks ('' when it is)."
+    if datasets == set(BENCHMARKS): return ''
+    return f'average of {len(datasets)} dataset{"s" * (len(datasets) != 1)}, not of the 11 benchmarks'
+
+def _base_to_novel_rows(
+    table:pd.DataFrame, # from `base_to_novel_table`
+)->pd.DataFrame: # one row per setting, dataset and metric: ours and why it is not a published setting
+    "A base-to-novel table as a row per metric (base, novel, hm), each with why its setting is not a published one."
+    keys = [c for c in ('backbone', 'shots', 'method', 'overrides') if c in table]
+    setting, covers = lambda r: tuple(getattr(r, c) for c in keys), {}
+    for r in table[table['dataset'] != 'Average'].itertuples(): covers.setdefault(setting(r), set()).add(r.dataset)
+    rows = []
+    for r in table.itertuples():
+        avg = _average_mismatch(covers.get(setting(r), set())) if r.dataset == 'Average' else ''
+        why = '; '.join(w for w in (_mismatch(r), avg) if w)
+        rows += [dict(method=r.method, dataset=r.dataset, shots=r.shots, backbone=r.backbone, seeds=r.seeds, metric=m,
+                      ours=round(getattr(r, m), 2), setting=why) for m in ('base', 'novel', 'hm')]
+    return pd.DataFrame(rows)
+
+# %% ../nbs/22_published.ipynb #dec8792f
+def _shots_axis(ax, ks:list):
+    "K on a log2 axis (linear when it holds 0), labelled with the K values."
+    if ks and min(ks) > 0: ax.set_xscale('log', base=2)
+    ax.set_xticks(ks, [str(k) for k in ks]); ax.minorticks_off()
+    ax.set(xlabel='shots per class (K)')
+
 # %% ../nbs/22_published.ipynb #b2f0c020
+_B2N_X = {'base': 0, 'novel': 1, 'hm': 2}
+
 def plot_compare(
     table:pd.DataFrame, # from `compare`
 )->Figure:
-    "Accuracy against K: ours (solid, one line per method and dataset) and each paper's number for the same setting (dashed), matched settings only."
+    "Ours (solid) and each paper's number for the same setting (dashed, dotted): accuracy against K, or base/novel/HM."
+    b2n = 'metric' in table
     fig = Figure(figsize=(6, 3.8), layout='constrained')
     ax = fig.subplots()
     papers = [c for c in table if f'ours - {c}' in table]
-    for (m, d), g in table.groupby(['method', 'dataset'], sort=False):
-        g = g.sort_values('shots')
-        line, = ax.plot(g['shots'], g['ours'], marker='o', label=f'{m} | {d} (ours)')
-        for p, style in zip(papers, ('--', ':')):
-            if g[p].notna().any(): ax.plot(g['shots'], g[p], style, marker='x', color=line.get_color(), label=f'{m} | {d} ({p})')
-    ks = sorted(table['shots'].unique())
-    if ks and min(ks) > 0: ax.set_xscale('log', base=2)
-    ax.set_xticks(ks, [str(k) for k in ks]); ax.minorticks_off()
+    table = table.assign(why=table['setting'].replace('not reported by the papers', ''))   # tells settings apart
+    keys = ['method', 'dataset', 'why'] + [c for c in ('backbone', 'shots')[:1 + b2n] if table[c].nunique() > 1]
+    for name, g in table.groupby(keys, sort=False):
+        g = g.assign(x=g['metric'].map(_B2N_X) if b2n else g['shots']).sort_values('x')
+        style = method_style(name[0])
+        label = textwrap.shorten(' | '.join(str(v) for v in name if v != ''), 70, placeholder=' ...')
+        ax.plot(g['x'], g['ours'], '-', label=f'{label} (ours)', **style)
+        for p, ls in zip(papers, ('--', ':')):
+            if g[p].notna().any(): ax.plot(g['x'], g[p], ls, marker='x', color=style['color'], label=f'{label} ({p})')
+    if b2n: ax.set_xticks(range(3), ['base', 'novel', 'HM'])
+    else: _shots_axis(ax, sorted(table['shots'].unique()))
     matched = int(table[papers].notna().any(axis=1).sum()) if papers else 0
-    ax.set(xlabel='shots per class (K)', ylabel='test accuracy (%)', title=f'ours vs published: {matched} of {len(table)} settings match')
+    ax.set(ylabel='test accuracy (%)', title=f'ours vs published: {matched} of {len(table)} '
+           + ('numbers' if b2n else 'settings') + ' match')
     ax.grid(alpha=.3); ax.legend(fontsize=7)
     return fig
 
 # %% ../nbs/22_published.ipynb #b2f0c024
 def data_sources()->pd.DataFrame:
-    "Where each benchmark's images come from: the reference's zip (Hugging Face, Google Drive), the original, and its published split sizes."
+    "Where each benchmark's images come from (the reference's zip, the original) and its published split sizes."
     return pd.read_csv(PUBLISHED/'datasets.csv').set_index('dataset')
 
 # %% ../nbs/22_published.ipynb #b2f0c026
 def _on_disk(root:Path, name:str, want:int)->tuple:
-    "(folder, images found, images wanted) of benchmark `name` under `root`: the split file's images, or (no split file) every image in its folder."
+    "(folder, images found, images wanted) of benchmark `name` under `root`: its split file's, or its folder's images."
     cands = [root/name/name, root/name]
     if DATASETS[name].split_file is None:
         folder = next((d for d in cands if d.is_dir()), cands[0])
@@ -110,14 +163,18 @@ def _on_disk(root:Path, name:str, want:int)->tuple:
     folder = next((d for d in cands if (d/listed[0]).is_file()), cands[0])
     return folder, sum((folder/p).is_file() for p in listed) if folder.is_dir() else 0, len(listed)
 
+# %% ../nbs/22_published.ipynb #04eae636
 def check_data(
     root:str|Path, # the data root (what --root / $MEDPROMPT_DATA name)
 )->pd.DataFrame: # one row per benchmark: status, images found / expected, folder, what to get and where to unpack it
-    "Which benchmark datasets are under `root`: found, incomplete or missing (images on disk against the split file), and where to get the rest."
+    "Which benchmarks are under `root` (found, incomplete, missing: against the split file), and where to get the rest."
     root, src, rows = Path(root).expanduser(), data_sources(), []
     for name in BENCHMARKS:
         folder, n, want = _on_disk(root, name, int(src.loc[name, ['train', 'val', 'test']].sum()))
         status = 'found' if n >= want else 'missing' if n == 0 else 'incomplete'
-        rows.append(dict(dataset=name, status=status, images=f'{n}/{want}', folder=str(folder), get='' if status == 'found' else src.loc[name, 'zip'],
-                         unpack='' if status == 'found' else f'unzip {name}.zip in {root/name} (images under {root/name/name}/<class folder>/)'))
+        found = status == 'found'
+        rows.append(dict(dataset=name, status=status, images=f'{n}/{want}', folder=str(folder),
+                         get='' if found else src.loc[name, 'zip'],
+                         unpack='' if found else f'unzip {name}.zip in {root/name} '
+                                                 f'(images under {root/name/name}/<class folder>/)'))
     return pd.DataFrame(rows)
