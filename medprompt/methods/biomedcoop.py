@@ -176,8 +176,7 @@ from ..describe import descriptions_needed, missing_descriptions
 # %% ../../nbs/18_biomedcoop.ipynb #6e3acf7f
 @patch(cls_method=True)
 def requirements(cls:BiomedCoOp, info, settings:dict)->list[str]:
-    "The classes of `info` that neither `settings['prompt_bank']` nor the shipped GPT-4 bank describes, and the"
-    " command that writes them."
+    "Classes of `info` that neither `settings['prompt_bank']` nor the shipped bank describes, and how to write them."
     bank = settings.get('prompt_bank')
     missing = missing_descriptions(info.classnames, bank, _descriptions())
     return [descriptions_needed(cls.name, missing, info, bank)] if missing else []
