@@ -44,7 +44,7 @@ class MaPLe(PromptMethod):
         ctx_init:str|None='a photo of a', # words before the class name, the first `n_ctx` learned (None: random)
         depth:int=9, # J: prompted layers of both towers (0: CoOp; 1: shallow MaPLe; at most the towers' depth)
         init_std:float=0.02, # std of the deeper text prompts (and of a random context)
-        vision_mode:str='insert', # 'insert' after the class token (MaPLe), 'replace' the first patches (biomedical code)
+        vision_mode:str='insert', # 'insert' after the class token (MaPLe), 'replace' the first patches (biomedical)
     ):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, depth=depth, init_std=init_std,
                          vision_mode=vision_mode)
