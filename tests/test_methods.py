@@ -93,15 +93,17 @@ def test_cold_and_warm_caches_give_the_same_run(tmp_path, monkeypatch):
             states.append(torch.load(tmp_path/name/run/f"{row['run_id']}.pt", weights_only=False)['state'])
         cold, warm = states
         assert cold.keys() == warm.keys(), name
-        for k in cold:   # equal up to rounding (buffers at other addresses may take other MKL kernels); another stream is not
-            assert_close_rel(cold[k].float(), warm[k].float(), msg=f'{name}.{k} differs between a cold and a warm cache:')
+        # equal up to rounding (buffers elsewhere in memory may take other MKL kernels); another stream is not
+        for k in cold:
+            assert_close_rel(cold[k].float(), warm[k].float(), msg=f'{name}.{k} differs between cold and warm cache:')
 
 def test_coop_descendants_delegate_coops_settings():
-    "KgCoOp, ProGrad and BiomedCoOp take CoOp's prompt settings through `@delegates`: same defaults, documented, recorded."
+    "KgCoOp, ProGrad and BiomedCoOp take CoOp's prompt settings by `@delegates`: same defaults, documented, recorded."
     import inspect
     from fastcore.docments import docments
     from medprompt.methods.coop import CoOp
-    coop = {k: p.default for k,p in inspect.signature(CoOp).parameters.items() if k not in ('backbone', 'classnames', 'hparams')}
+    coop = {k: p.default for k,p in inspect.signature(CoOp).parameters.items()
+            if k not in ('backbone', 'classnames', 'hparams')}
     bb = load_backbone('tiny')
     for name in ('kgcoop', 'prograd', 'biomedcoop'):
         cls = METHODS[name]
@@ -112,7 +114,7 @@ def test_coop_descendants_delegate_coops_settings():
         assert all(docs[k] for k in coop), (name, docs)
         own = [k for k in params if k not in coop and k not in ('backbone', 'classnames')]
         m = cls(bb, ['glioma tumor', 'meningioma tumor'], n_ctx=2, ctx_init=None)
-        assert list(m.hparams) == list(coop) + own, (name, list(m.hparams))   # the keys checkpoints record, in their order
+        assert list(m.hparams) == list(coop) + own, (name, list(m.hparams))   # what checkpoints record, in order
         assert m.prompt.ctx.shape[0] == 2
 
 BIOMED_CLASSES = ['tissue with round nodules', 'tissue with elongated fibres', 'tissue with scattered small cells',
@@ -175,6 +177,6 @@ def test_biomedcoop_teacher_and_loss_terms_do_not_wait_for_the_device():
     x, y = torch.randn(6, b.embed_dim), torch.tensor([0, 1, 2, 3, 0, 1])
     logits = m(x)
     assert _host_reads(lambda: m.loss(logits, y).backward()) == []
-    for s in (torch.tensor([1., 1., 1.]), torch.tensor([1., 1., 1., 5.]), torch.tensor([1., 2., 4.]), torch.tensor([7.])):
+    for s in map(torch.tensor, ([1., 1., 1.], [1., 1., 1., 5.], [1., 2., 4.], [7.])):
         assert _host_reads(lambda: select_descriptions(s, 1e-3)) == [], s
     assert _host_reads(lambda: _teacher_before_20(m, x)) != []      # the counter does see the old formulation's reads
