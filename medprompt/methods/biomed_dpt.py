@@ -44,10 +44,12 @@ class ClinicalPrompt(ContextPrompt):
         self.template, self.n_prefix = template, _n_wordpieces(backbone, template.split('{}')[0].strip())
         M = self.n_prefix if n_ctx is None else n_ctx
         if not 1 <= M <= self.n_prefix:
-            raise ValueError(f'n_ctx={n_ctx} must be between 1 and the {self.n_prefix} wordpieces before the class name in '
-                             f'{template!r}; for a benchmark pass its clinical template (DATASETS[name].clinical_template)')
+            raise ValueError(f'n_ctx={n_ctx} must be between 1 and the {self.n_prefix} wordpieces before the class '
+                             f'name in {template!r}; for a benchmark pass its clinical template '
+                             f'(DATASETS[name].clinical_template)')
+        position = 'middle' if self.reference_middle else class_token_position
         super().__init__(backbone, classnames, n_ctx=M, ctx_init=None if random_init else template,
-                         class_token_position='middle' if self.reference_middle else class_token_position, init_std=init_std)
+                         class_token_position=position, init_std=init_std)
 
     def _init_ctx(self, ctx_init, n_ctx, init_std):
         "The embeddings of the template's first `n_ctx` wordpieces, or random vectors."
@@ -89,11 +91,12 @@ def _regenerated()->dict:
 def biomed_dpt_descriptions(
     classnames:list[str], # the classes, in label order
 )->dict: # {class name: [description, ...]}, in class order
-    "Biomed-DPT's description bank: its 17 regenerated GPT-4 lists, BiomedCoOp's (medprompt's default bank) for every other class."
+    "Biomed-DPT's description bank: its 17 regenerated GPT-4 lists, BiomedCoOp's (the default bank) for other classes."
     regen = _regenerated()
     rest = llm_prompt_bank([c for c in classnames if c not in regen])
     return {c: list(regen[c]) if c in regen else rest[c] for c in classnames}
 
+# %% ../../nbs/19b_biomed_dpt.ipynb #055b6404
 def teacher_features(
     backbone:Backbone,
     classnames:list[str],
@@ -110,30 +113,25 @@ def l1_feature_loss(
     class_features:torch.Tensor, # g(t_c): the student's class text features [C, D], any scale
     teacher:torch.Tensor, # ḡ_c: the teacher's unit class features [C, D]
 )->torch.Tensor: # scalar
-    "Biomed-DPT's L1: mean absolute difference between the normalised student features and the teacher's, over all C·D entries."
+    "Biomed-DPT's L1: mean absolute difference of the normalised student features and the teacher's, over C·D entries."
     return F.l1_loss(F.normalize(class_features.float(), dim=-1), teacher.float())
 
 # %% ../../nbs/19b_biomed_dpt.ipynb #c2edc24a
 @register_method
 class BiomedDPT(PromptMethod):
-    "Biomed-DPT: a clinical-template context distilled from LLM descriptions (L1 + KL), with zero prompts in every ViT block."
+    "Biomed-DPT: a clinical-template context distilled from LLM descriptions (L1 + KL), zero prompts in the ViT blocks."
     name = 'biomed_dpt'
     recipe = Recipe(lr=0.0025, epochs=100, bs=4)   # few-shot reference; base-to-novel trains 50 epochs (preset table)
     uses_image_features = False                    # the zero tokens change the image features: trains on images
 
-    @classmethod
-    def dataset_settings(cls, info)->dict:
-        "A registered dataset's clinical template (`DatasetInfo.clinical_template`): what `run_experiment` trains with."
-        return dict(template=info.clinical_template)
-
     def __init__(self,
         backbone:Backbone,
         classnames:list[str],
-        template:str=DEFAULT_TEMPLATE, # clinical prompt template with '{}'; benchmarks: DATASETS[name].clinical_template
+        template:str=DEFAULT_TEMPLATE, # clinical template with '{}'; benchmarks: DATASETS[name].clinical_template
         n_ctx:int|None=None, # M: learnable wordpieces at the template's start (None: all before the class name)
-        class_token_position:str='reference_middle', # the reference code's 'middle' (default), 'end', 'middle' or 'front'
+        class_token_position:str='reference_middle', # the reference code's 'middle' (default), 'end', 'middle', 'front'
         random_init:bool=False, # random context instead of the template's embeddings (the paper's Table 4 ablation)
-        prompt_bank:dict|str|Path|None=None, # teacher descriptions: a dict, a JSON file, or None for the shipped GPT-4 bank
+        prompt_bank:dict|str|Path|None=None, # teacher descriptions: a dict, a JSON file, or None: the shipped banks
         n_prompts:int=50, # N: descriptions per class averaged into the teacher
         l1_weight:float=1.0, # λ1 (reference default; the benchmark presets set each dataset's)
         kl_weight:float=1.0, # λ2 (reference default; the benchmark presets set each dataset's)
@@ -142,46 +140,67 @@ class BiomedDPT(PromptMethod):
         deep_vision:bool=True, # re-write them before every block (False: at the input only)
         learnable_vision:bool=False, # learn them (zero-initialised) instead of keeping zeros
     ):
-        if vision_mode not in ('replace', 'prepend'): raise ValueError(f"vision_mode must be 'replace' or 'prepend', not {vision_mode!r}")
-        super().__init__(backbone, classnames, template=template, n_ctx=n_ctx, class_token_position=class_token_position,
-                         random_init=random_init, prompt_bank=prompt_bank, n_prompts=n_prompts, l1_weight=l1_weight,
-                         kl_weight=kl_weight, vision_mode=vision_mode, n_vision_tokens=n_vision_tokens,
-                         deep_vision=deep_vision, learnable_vision=learnable_vision)
+        if vision_mode not in ('replace', 'prepend'):
+            raise ValueError(f"vision_mode must be 'replace' or 'prepend', not {vision_mode!r}")
+        super().__init__(backbone, classnames, template=template, n_ctx=n_ctx,
+                         class_token_position=class_token_position, random_init=random_init, prompt_bank=prompt_bank,
+                         n_prompts=n_prompts, l1_weight=l1_weight, kl_weight=kl_weight, vision_mode=vision_mode,
+                         n_vision_tokens=n_vision_tokens, deep_vision=deep_vision, learnable_vision=learnable_vision)
         store_attr('l1_weight,kl_weight,vision_mode')
         self.prompt = ClinicalPrompt(backbone, classnames, template, n_ctx, class_token_position, random_init)
-        self.register_buffer('teacher', teacher_features(backbone, self.classnames, prompt_bank, n_prompts), persistent=False)
+        teacher = teacher_features(backbone, self.classnames, prompt_bank, n_prompts)
+        self.register_buffer('teacher', teacher, persistent=False)
         # n_vision_tokens=0: text-only, the image tower is never asked for (so a ResNet tower, PMC-CLIP's, serves too)
-        tokens = torch.zeros(backbone.vision.n_layers if deep_vision else 1, n_vision_tokens, backbone.vision.width) if n_vision_tokens else torch.zeros(1, 0, 0)
+        tokens = torch.zeros(1, 0, 0)
+        if n_vision_tokens:
+            tokens = torch.zeros(backbone.vision.n_layers if deep_vision else 1, n_vision_tokens, backbone.vision.width)
         if learnable_vision: self.vision_ctx = nn.Parameter(tokens)
         else: self.register_buffer('vision_ctx', tokens, persistent=False)
 
-    def vision_prompts(self):
-        "The zero tokens hooked into the image tower: layer 0's after the pre-norm, the others before their block."
-        p = self.vision_ctx
-        return self.backbone.prompt_vision(p[0], {l: p[l] for l in range(1, len(p))}, replace=self.vision_mode == 'replace',
-                                           after_norm=True)   # after ln_pre / norm_pre, as the reference
+# %% ../../nbs/19b_biomed_dpt.ipynb #8cfa3fcc
+@patch(cls_method=True)
+def dataset_settings(cls:BiomedDPT, info)->dict:
+    "A registered dataset's clinical template (`DatasetInfo.clinical_template`): what `run_experiment` trains with."
+    return dict(template=info.clinical_template)
 
-    def image_features(self, x:torch.Tensor)->torch.Tensor:
-        "Image features with the zero soft prompt in the tower."
-        if self.vision_ctx.shape[1] == 0: return super().image_features(x)
-        with self.vision_prompts(): return super().image_features(x)
+# %% ../../nbs/19b_biomed_dpt.ipynb #79974b3c
+@patch
+def vision_prompts(self:BiomedDPT):
+    "The zero tokens hooked into the image tower: layer 0's after the pre-norm, the others before their block."
+    p = self.vision_ctx
+    return self.backbone.prompt_vision(p[0], {l: p[l] for l in range(1, len(p))},
+                                       replace=self.vision_mode == 'replace',
+                                       after_norm=True)   # after ln_pre / norm_pre, as the reference
 
-    def forward(self, x):
-        "Student logits z^s of a batch of images; keeps the image and class features for the loss."
-        self._img, self._cls = self.image_features(x), self.prompt()
-        return clip_logits(self._img, self._cls, self.logit_scale)
+@patch
+def image_features(self:BiomedDPT, x:torch.Tensor)->torch.Tensor:
+    "Image features with the zero soft prompt in the tower."
+    if self.vision_ctx.shape[1] == 0: return super(BiomedDPT, self).image_features(x)
+    with self.vision_prompts(): return super(BiomedDPT, self).image_features(x)
 
-    @torch.no_grad()
-    def teacher_logits(self, image_features:torch.Tensor)->torch.Tensor:
-        "z^t: the same (zero-prompted) image features against the teacher's class features, a constant target."
-        return clip_logits(image_features.float(), self.teacher, self.logit_scale)
+# %% ../../nbs/19b_biomed_dpt.ipynb #05b8649b
+@patch
+def forward(self:BiomedDPT, x):
+    "Student logits z^s of a batch of images; keeps the image and class features for the loss."
+    self._img, self._cls = self.image_features(x), self.prompt()
+    return clip_logits(self._img, self._cls, self.logit_scale)
 
-    def loss(self, logits, y, reduction='mean'):
-        "L = CE + λ1·L1(student, teacher features) + λ2·KL(teacher ‖ student) on the batch `forward` just saw (batch terms, see `batch_term`)."
-        loss = F.cross_entropy(logits.float(), y, reduction=reduction)
-        if self.l1_weight: loss = loss + batch_term(self.l1_weight * l1_feature_loss(self._cls, self.teacher), y, reduction)
-        if self.kl_weight: loss = loss + batch_term(self.kl_weight * kdsp_loss(logits, self.teacher_logits(self._img)), y, reduction)
-        return loss
+@patch
+def teacher_logits(self:BiomedDPT, image_features:torch.Tensor)->torch.Tensor:
+    "z^t: the same (zero-prompted) image features against the teacher's class features, a constant target."
+    with torch.no_grad(): return clip_logits(image_features.float(), self.teacher, self.logit_scale)
+
+# %% ../../nbs/19b_biomed_dpt.ipynb #f9b7318d
+@patch
+def loss(self:BiomedDPT, logits, y, reduction='mean'):
+    "L = CE + λ1·L1(student, teacher features) + λ2·KL(teacher ‖ student) (batch terms, see `batch_term`)."
+    loss = F.cross_entropy(logits.float(), y, reduction=reduction)
+    if self.l1_weight:
+        loss = loss + batch_term(self.l1_weight * l1_feature_loss(self._cls, self.teacher), y, reduction)
+    if self.kl_weight:
+        kl = kdsp_loss(logits, self.teacher_logits(self._img))
+        loss = loss + batch_term(self.kl_weight * kl, y, reduction)
+    return loss
 
 # %% ../../nbs/19b_biomed_dpt.ipynb #72f1c5b5
 from ..data import _descriptions
@@ -190,12 +209,13 @@ from ..describe import descriptions_needed, missing_descriptions
 # %% ../../nbs/19b_biomed_dpt.ipynb #3d96030b
 @patch(cls_method=True)
 def requirements(cls:BiomedDPT, info, settings:dict)->list[str]:
-    "Descriptions of every class of `info` (from `prompt_bank` or the shipped banks) and a template with '{}', each missing one in a line."
+    "What `info` lacks, a line each: descriptions of a class (`prompt_bank`, shipped banks), a template with '{}'."
     bank, template = settings.get('prompt_bank'), settings.get('template', DEFAULT_TEMPLATE)
     missing = missing_descriptions(info.classnames, bank, {*_regenerated(), *_descriptions()})
     out = [descriptions_needed(cls.name, missing, info, bank)] if missing else []
     try: fill_template(template, ['x'])
-    except ValueError as e: out.append(f"{cls.name}: {e}; pass e.g. --set template='a MR photo of a {{}} in the brain.'")
+    except ValueError as e:
+        out.append(f"{cls.name}: {e}; pass e.g. --set template='a MR photo of a {{}} in the brain.'")
     return out
 
 # %% ../../nbs/19b_biomed_dpt.ipynb #54e665de
@@ -203,21 +223,23 @@ def requirements(cls:BiomedDPT, info, settings:dict)->list[str]:
 def teacher_student_similarity(
     method:BiomedDPT, # a Biomed-DPT (trained or not)
 )->torch.Tensor: # [C, C]: cos(student class feature of row class, teacher feature of column class)
-    "Cosine similarity of the learned prompts' class features to the description teacher's, every class against every class."
+    "Cosine similarity of the learned prompts' class features to the description teacher's, every class to every class."
     return F.normalize(method.prompt().float(), dim=-1) @ F.normalize(method.teacher.float(), dim=-1).t()
 
+# %% ../../nbs/19b_biomed_dpt.ipynb #9a1a37c4
 def plot_teacher_student(
     similarity:dict, # {title: [C, C] from `teacher_student_similarity`}, e.g. before and after training
     classnames:list[str], # the C class names
 )->Figure:
-    "Heat maps of student-vs-teacher cosine similarity, side by side (rows: student prompts, columns: teacher descriptions)."
+    "Heat maps of student-vs-teacher cosine similarity side by side (rows: student prompts, columns: descriptions)."
     n = len(classnames)
     fig = Figure(figsize=(3.2*len(similarity) + 1, 0.45*n + 2.2), layout='constrained')
     axs = fig.subplots(1, len(similarity), squeeze=False)[0]
     lo, hi = min(s.min().item() for s in similarity.values()), max(s.max().item() for s in similarity.values())
     for ax, (title, s) in zip(axs, similarity.items()):
         im = ax.imshow(s.cpu(), vmin=lo, vmax=hi, cmap='magma')
-        for (i, j), v in np.ndenumerate(s.cpu().numpy()): ax.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=7, color='white' if v < (lo+hi)/2 else 'black')
+        for (i, j), v in np.ndenumerate(s.cpu().numpy()):
+            ax.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=7, color='white' if v < (lo+hi)/2 else 'black')
         ax.set_xticks(range(n), [textwrap.fill(c, 16) for c in classnames], rotation=45, ha='right', fontsize=7)
         ax.set_yticks(range(n), [textwrap.fill(c, 16) for c in classnames], fontsize=7)
         ax.set(title=title, xlabel='teacher (descriptions)', ylabel='student (prompt)'); ax.title.set_fontsize(9)

@@ -11,7 +11,8 @@ import warnings
 from pathlib import Path
 
 import torch, torch.nn.functional as F
-from fastcore.basics import store_attr
+from fastcore.basics import patch, store_attr
+from fastcore.meta import delegates
 from matplotlib.figure import Figure
 
 from ..backbones import Backbone, load_backbone
@@ -22,17 +23,18 @@ from .coop import CoOp
 # %% ../../nbs/18_biomedcoop.ipynb #d4279178
 def read_prompt_bank(
     classnames:list[str], # the classes, in label order
-    prompt_bank:dict|str|Path|None=None, # {class: [descriptions]}, a JSON file of one (optionally under "classes"), or None for medprompt's GPT-4 bank
+    prompt_bank:dict|str|Path|None=None, # {class: [descriptions]}, its JSON file (flat or under "classes"), None: ours
     n_prompts:int|None=None, # N: use the first N descriptions of every class (None: as many as every class has)
 )->list: # [n_classes][N] descriptions, in class order
     "Every class's descriptions, cut to one common count N so that description index i exists for all classes."
-    descs = class_descriptions(classnames, True if prompt_bank is None else prompt_bank)   # the zero-shot notebook's reader
+    descs = class_descriptions(classnames, True if prompt_bank is None else prompt_bank)   # zero-shot notebook's reader
     bad = [c for c,d in zip(classnames, descs) if not all(isinstance(s, str) and s.strip() for s in d)]
     if bad: raise ValueError(f'Classes {bad} need a list of non-empty description strings')
     counts = {c: len(d) for c,d in zip(classnames, descs)}
     n = min(counts.values()) if n_prompts is None else n_prompts
     if n < 1 or n > min(counts.values()):
-        raise ValueError(f'n_prompts={n_prompts} must be between 1 and the smallest class count {min(counts.values())}; counts: {counts}')
+        raise ValueError(f'n_prompts={n_prompts} must be between 1 and the smallest class count '
+                         f'{min(counts.values())}; counts: {counts}')
     if n_prompts is None and len(set(counts.values())) > 1:
         warnings.warn(f'Classes have different numbers of descriptions {counts}; KDSP selects description indices '
                       f'across classes, so every class keeps only its first {n}')
@@ -67,18 +69,20 @@ def description_z(
     scores = scores.float()
     med = scores.median()
     mad = (scores - med).abs().median()
-    z = (scores - med) / (mad if mad > 0 else 1.)       # the standardisation below removes the MAD's scale anyway
-    if len(z) < 2 or z.std() == 0: return torch.zeros_like(z)
-    return (z - z.mean()) / z.std()
+    z = (scores - med) / torch.where(mad > 0, mad, 1.)   # the standardisation below removes the MAD's scale anyway
+    if len(z) < 2: return torch.zeros_like(z)
+    sd = z.std()
+    return torch.where(sd > 0, (z - z.mean()) / sd, 0.)  # tensor ops, not `if`: no wait for the device
 
+# %% ../../nbs/18_biomedcoop.ipynb #811abece
 def select_descriptions(
     scores:torch.Tensor, # s: mean max-logit per description, shape [N]
     tau:float=1.5, # keep |standardised robust z| <= tau
 )->torch.Tensor: # boolean mask over descriptions, shape [N]
     "Drop descriptions whose score is an outlier (BiomedCoOp's median/MAD rule, standardised)."
-    z = description_z(scores)
-    keep = z.abs() <= tau
-    return keep if keep.any() else z.abs() == z.abs().min()
+    dist = description_z(scores).abs()
+    keep = dist <= tau
+    return keep | (~keep.any() & (dist == dist.min()))   # none within tau: the most typical
 
 # %% ../../nbs/18_biomedcoop.ipynb #9ef0ea91
 def plot_description_selection(
@@ -86,7 +90,7 @@ def plot_description_selection(
     tau:float=1.5, # the selection threshold
     title:str='', # e.g. the method and batch
 )->Figure:
-    "Which descriptions KDSP keeps: each description's standardised robust z, the band |z| <= tau, kept and dropped marked."
+    "Which descriptions KDSP keeps: each description's standardised robust z, the band |z| <= tau, kept and dropped."
     z, keep = description_z(scores), select_descriptions(scores, tau)
     fig = Figure(figsize=(6, 2.8), layout='constrained')
     ax = fig.subplots()
@@ -94,7 +98,8 @@ def plot_description_selection(
     i = torch.arange(len(z))
     ax.scatter(i[keep], z[keep], color='tab:green', s=18, label=f'kept ({int(keep.sum())})')
     ax.scatter(i[~keep], z[~keep], color='tab:red', marker='x', s=30, label=f'dropped ({int((~keep).sum())})')
-    ax.set(xlabel='description index i', ylabel='standardised robust z', title=title or 'description selection (KDSP)')
+    ax.set(xlabel='description index i', ylabel='standardised robust z',
+           title=title or 'description selection (KDSP)')
     ax.grid(alpha=.3); ax.legend(fontsize=7, loc='best')
     return fig
 
@@ -106,6 +111,7 @@ def sccm_loss(
     "SCCM: mean squared error between the normalised learned class features and the mean description features."
     return F.mse_loss(F.normalize(class_features.float(), dim=-1), desc_mean.float())
 
+# %% ../../nbs/18_biomedcoop.ipynb #c94a20eb
 def kdsp_loss(
     student_logits:torch.Tensor, # ℓ^s: [B, C], the learned prompts' logits
     teacher_logits:torch.Tensor, # ℓ^t: [B, C], zero-shot logits of the selected descriptions
@@ -116,54 +122,61 @@ def kdsp_loss(
 
 # %% ../../nbs/18_biomedcoop.ipynb #2a4f783d
 @register_method
+@delegates()
 class BiomedCoOp(CoOp):
-    "BiomedCoOp: CoOp's learned context, kept close to LLM class descriptions (SCCM) and to a selective zero-shot teacher (KDSP)."
+    "BiomedCoOp: CoOp's context, kept close to LLM class descriptions (SCCM) and a selective zero-shot teacher (KDSP)."
     name = 'biomedcoop'
     recipe = Recipe(lr=0.0025, epochs=100, bs=4)   # per-dataset and base-to-novel values: the preset table
 
     def __init__(self,
         backbone:Backbone,
         classnames:list[str],
-        n_ctx:int=4, # context length M when initialised at random
-        ctx_init:str|None='a photo of a', # words to initialise the context from (None: random)
-        csc:bool=False, # class-specific context
-        class_token_position:str='end', # 'end', 'middle' or 'front'
-        prompt_bank:dict|str|Path|None=None, # descriptions per class: a dict, a JSON file, or None for the shipped GPT-4 bank
+        prompt_bank:dict|str|Path|None=None, # descriptions per class: a dict, a JSON file, None: the shipped GPT-4 bank
         n_prompts:int|None=None, # N: descriptions per class to use (None: all, cut to the smallest class count)
         sccm_weight:float=0.5, # λ1, weight of the SCCM loss
         kdsp_weight:float=0.25, # λ2, weight of the KDSP loss
         tau:float=1.5, # τ, description-selection threshold on the standardised robust z-score
+        **kwargs, # CoOp's prompt settings: `n_ctx`, `ctx_init`, `csc`, `class_token_position`
     ):
         if tau <= 0: raise ValueError(f'tau must be positive, got {tau}')
-        super().__init__(backbone, classnames, n_ctx, ctx_init, csc, class_token_position, prompt_bank=prompt_bank,
-                         n_prompts=n_prompts, sccm_weight=sccm_weight, kdsp_weight=kdsp_weight, tau=tau)
+        super().__init__(backbone, classnames, prompt_bank=prompt_bank, n_prompts=n_prompts,
+                         sccm_weight=sccm_weight, kdsp_weight=kdsp_weight, tau=tau, **kwargs)
         store_attr('sccm_weight,kdsp_weight,tau')
         feats = description_features(backbone, read_prompt_bank(self.classnames, prompt_bank, n_prompts))
         self.register_buffer('desc_feats', feats, persistent=False)
         self.register_buffer('desc_mean', F.normalize(feats.mean(0), dim=-1), persistent=False)
 
-    @torch.no_grad()
-    def teacher_logits(self, image_features:torch.Tensor)->torch.Tensor:
-        "KDSP's teacher: zero-shot logits against the mean of the descriptions kept for this batch."
+# %% ../../nbs/18_biomedcoop.ipynb #02e8f438
+@patch
+def teacher_logits(self:BiomedCoOp,
+    image_features:torch.Tensor, # f: [B, D], any scale
+)->torch.Tensor: # ℓ^t: [B, C]
+    "KDSP's teacher: zero-shot logits against the mean of the descriptions kept for this batch."
+    with torch.no_grad():
         keep = select_descriptions(description_scores(image_features, self.desc_feats, self.logit_scale), self.tau)
-        return clip_logits(image_features, self.desc_feats[keep].mean(0), self.logit_scale)
+        w = keep.to(self.desc_feats.dtype)[:, None, None]
+        return clip_logits(image_features, (w * self.desc_feats).sum(0) / w.sum(), self.logit_scale)
 
-    def loss(self, logits, y, reduction='mean'):
-        "L = CE + λ1·SCCM + λ2·KDSP on the batch `forward` just saw (SCCM and KDSP are batch terms, see `batch_term`)."
-        loss = F.cross_entropy(logits, y, reduction=reduction)
-        if self.sccm_weight: loss = loss + batch_term(self.sccm_weight * sccm_loss(self._cls, self.desc_mean), y, reduction)
-        if self.kdsp_weight: loss = loss + batch_term(self.kdsp_weight * kdsp_loss(logits, self.teacher_logits(self._img)), y, reduction)
-        return loss
+# %% ../../nbs/18_biomedcoop.ipynb #d37d83fd
+@patch
+def loss(self:BiomedCoOp, logits, y, reduction='mean'):
+    "L = CE + λ1·SCCM + λ2·KDSP on the batch `forward` just saw (SCCM and KDSP are batch terms, see `batch_term`)."
+    loss = F.cross_entropy(logits, y, reduction=reduction)
+    if self.sccm_weight:
+        loss = loss + batch_term(self.sccm_weight * sccm_loss(self._cls, self.desc_mean), y, reduction)
+    if self.kdsp_weight:
+        kdsp = kdsp_loss(logits, self.teacher_logits(self._img))
+        loss = loss + batch_term(self.kdsp_weight * kdsp, y, reduction)
+    return loss
 
 # %% ../../nbs/18_biomedcoop.ipynb #5916560c
-from fastcore.basics import patch
 from ..data import _descriptions
 from ..describe import descriptions_needed, missing_descriptions
 
 # %% ../../nbs/18_biomedcoop.ipynb #6e3acf7f
 @patch(cls_method=True)
 def requirements(cls:BiomedCoOp, info, settings:dict)->list[str]:
-    "The classes of `info` that neither `settings['prompt_bank']` nor the shipped GPT-4 bank describes, and the command that writes them."
+    "Classes of `info` that neither `settings['prompt_bank']` nor the shipped bank describes, and how to write them."
     bank = settings.get('prompt_bank')
     missing = missing_descriptions(info.classnames, bank, _descriptions())
     return [descriptions_needed(cls.name, missing, info, bank)] if missing else []

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from fastai.callback.core import Callback
+from fastcore.basics import patch
 from matplotlib.figure import Figure
 
 # %% ../../nbs/19c_cilmp.ipynb #96977288
@@ -70,6 +71,7 @@ def gaussian_weights(
     w = torch.exp(-0.5 * ((e - mean) / std)**2)
     return w / w.sum()
 
+# %% ../../nbs/19c_cilmp.ipynb #dab99fb9
 class GaussianPromptAveraging(Callback):
     "GPA: when training ends, each prompt parameter becomes the Gaussian-weighted mean of its values after every epoch."
     order = 90
@@ -95,24 +97,36 @@ class GaussianPromptAveraging(Callback):
         with torch.no_grad():
             for k,p in self.gpa_params.items(): p.copy_(self.gpa_sum[k].to(p.dtype))
 
+# %% ../../nbs/19c_cilmp.ipynb #e8d85f9e
+def _checked_reps(
+    reps:str|Path|None, # the file of the classes' LLM representations
+    classnames:list[str],
+    llm_hidden:int|None, # the LLM width d expected (None: the file's)
+    n_edited:int, # P + S: the vectors per class the interventions edit
+)->torch.Tensor: # [C, N, d]
+    "The classes' LLM representations, read from `reps`, with N at least the vectors the interventions edit."
+    if reps is None:
+        raise ValueError('CILMP needs LLM representations of its classes: compute them with `medprompt llm-reps '
+                         '--model <causal LM> --classes <dataset, file or list> --out reps.pt` and pass reps="reps.pt"')
+    llm = load_llm_reps(reps, classnames, llm_hidden)
+    if n_edited > llm.shape[1]:
+        raise ValueError(f'{reps} holds {llm.shape[1]} vectors per class, '
+                         f'fewer than prefix_len + suffix_len = {n_edited}')
+    return llm
+
 # %% ../../nbs/19c_cilmp.ipynb #95680949
 @register_method
 class CILMP(PromptMethod):
-    "CILMP: per-image LLM tokens from a conditional low-rank intervention on LLM representations, with deep vision-language prompts."
+    "CILMP: per-image LLM tokens from conditional low-rank interventions on LLM representations, in deep V-L prompts."
     name = 'cilmp'
     recipe = Recipe(lr=0.0025, epochs=100, bs=64)
     uses_image_features = False   # the image tower is prompted: it trains on images
 
-    @classmethod
-    def dataset_settings(cls, info)->dict:
-        "The bundled demo comes with representations from the tiny random LLM (a pipeline check, like the tiny backbone); other data need `reps=`."
-        return dict(reps=str(tiny_llm_reps(list(info.classnames)))) if info.name == 'demo' else {}
-
     def __init__(self,
         backbone:Backbone,
         classnames:list[str],
-        reps:str|Path|None=None, # file of the classes' LLM representations (`medprompt llm-reps`, `llm_representations`)
-        llm_hidden:int|None=None, # the LLM width d this method is built for (None: the file's); another width is an error
+        reps:str|Path|None=None, # the classes' LLM representations (`medprompt llm-reps`, `llm_representations`)
+        llm_hidden:int|None=None, # the LLM width d this method is built for (None: the file's); another is an error
         n_ctx:int=4, # text context length when `ctx_init` is None
         ctx_init:str|None='a photo of a', # words the context starts from
         n_ctx_vision:int=4, # vision prompt tokens
@@ -127,44 +141,67 @@ class CILMP(PromptMethod):
         gpa_std:float=30., # σ of Gaussian prompt averaging (epochs)
         max_prompts:int|None=None, # prompts per text-tower pass (None: all B·C at once)
     ):
-        if reps is None:
-            raise ValueError('CILMP needs LLM representations of its classes: compute them with `medprompt llm-reps --model <causal LM> '
-                             '--classes <dataset, file or list> --out reps.pt` and pass reps="reps.pt"')
-        llm = load_llm_reps(reps, classnames, llm_hidden)
+        llm = _checked_reps(reps, classnames, llm_hidden, prefix_len + suffix_len)
         n, d = llm.shape[1:]
-        if prefix_len + suffix_len > n: raise ValueError(f'{reps} holds {n} vectors per class, fewer than prefix_len + suffix_len = {prefix_len + suffix_len}')
-        if min(depth_text, depth_vision) < 1: raise ValueError(f'Prompt depths must be at least 1, got text {depth_text}, vision {depth_vision}')
-        super().__init__(backbone, classnames, reps=str(reps), llm_hidden=d, n_ctx=n_ctx, ctx_init=ctx_init, n_ctx_vision=n_ctx_vision,
-                         depth_text=depth_text, depth_vision=depth_vision, prefix_len=prefix_len, suffix_len=suffix_len, rank=rank,
-                         dropout=dropout, prompt_std=prompt_std, gpa_mean=gpa_mean, gpa_std=gpa_std, max_prompts=max_prompts)
-        self.P, self.S, self.gpa_mean, self.gpa_std, self.max_prompts = prefix_len, suffix_len, gpa_mean, gpa_std, max_prompts
+        super().__init__(backbone, classnames, reps=str(reps), llm_hidden=d, n_ctx=n_ctx, ctx_init=ctx_init,
+                         n_ctx_vision=n_ctx_vision, depth_text=depth_text, depth_vision=depth_vision,
+                         prefix_len=prefix_len, suffix_len=suffix_len, rank=rank, dropout=dropout,
+                         prompt_std=prompt_std, gpa_mean=gpa_mean, gpa_std=gpa_std, max_prompts=max_prompts)
+        self.P, self.S, self.max_prompts = prefix_len, suffix_len, max_prompts
+        self.gpa_mean, self.gpa_std = gpa_mean, gpa_std
         self.register_buffer('llm_reps', llm, persistent=False)
-        self.prompt = ContextPrompt(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init)
-        w, wv, M = backbone.text.width, backbone.vision.width, self.prompt.n_ctx
-        lt, lv = min(depth_text, backbone.text.n_layers), min(depth_vision, backbone.vision.n_layers)
-        self.text_deep = nn.Parameter(torch.randn(lt - 1, M, w) * prompt_std)
-        self.vision_shallow = nn.Parameter(torch.randn(n_ctx_vision, wv) * prompt_std)
-        self.vision_deep = nn.Parameter(torch.randn(lv - 1, n_ctx_vision, wv) * prompt_std)
-        self.prefix = nn.ModuleList([ConditionalLoReFT(d, backbone.embed_dim, rank, dropout) for _ in range(lt)])
-        self.suffix = nn.ModuleList([ConditionalLoReFT(d, backbone.embed_dim, rank, dropout) for _ in range(lt)])
-        self.proj = nn.ModuleList([LowRankProjection(d, rank, w) for _ in range(lt)])
+        lt = self._init_prompts(n_ctx, ctx_init, n_ctx_vision, depth_text, depth_vision, prompt_std)
+        self._init_llm_path(lt, d, rank, dropout)
         self._build_token_ids(n)
 
-    def _build_token_ids(self, n:int):
-        "The prompts' ids with `n` placeholder tokens after the context (for padding masks and end-of-text pooling)."
-        ids, M = self.prompt.token_ids, self.prompt.n_ctx
-        if ids.shape[1] + n > self.backbone.text.context_length:
-            raise ValueError(f'Prompts of {ids.shape[1] + n} tokens ({n} LLM tokens) exceed the text context of {self.backbone.text.context_length}')
-        self.register_buffer('token_ids', torch.cat([ids[:, :1+M], ids[:, 1:2].expand(-1, n), ids[:, 1+M:]], 1), persistent=False)
+# %% ../../nbs/19c_cilmp.ipynb #8cded3c3
+@patch
+def _init_prompts(self:CILMP, n_ctx, ctx_init, n_ctx_vision, depth_text, depth_vision, prompt_std)->int:
+    "Create the context, the deep text prompts and the vision prompts (`__init__`'s settings); returns the text depth."
+    if min(depth_text, depth_vision) < 1:
+        raise ValueError(f'Prompt depths must be at least 1, got text {depth_text}, vision {depth_vision}')
+    bb = self.backbone
+    self.prompt = ContextPrompt(bb, self.classnames, n_ctx=n_ctx, ctx_init=ctx_init)
+    w, wv, M = bb.text.width, bb.vision.width, self.prompt.n_ctx
+    lt, lv = min(depth_text, bb.text.n_layers), min(depth_vision, bb.vision.n_layers)
+    self.text_deep = nn.Parameter(torch.randn(lt - 1, M, w) * prompt_std)
+    self.vision_shallow = nn.Parameter(torch.randn(n_ctx_vision, wv) * prompt_std)
+    self.vision_deep = nn.Parameter(torch.randn(lv - 1, n_ctx_vision, wv) * prompt_std)
+    return lt
 
-    def prompt_parameters(self)->dict:
-        "The prompt vectors that Gaussian prompt averaging averages."
-        return dict(ctx=self.prompt.ctx, text_deep=self.text_deep, vision_shallow=self.vision_shallow, vision_deep=self.vision_deep)
+# %% ../../nbs/19c_cilmp.ipynb #bcfc35cb
+@patch
+def _init_llm_path(self:CILMP, n_layers:int, d:int, rank:int, dropout:float):
+    "Create the prefix and suffix interventions and the projection of each of `n_layers` prompted text layers."
+    img_dim, width = self.backbone.embed_dim, self.backbone.text.width
+    self.prefix = nn.ModuleList([ConditionalLoReFT(d, img_dim, rank, dropout) for _ in range(n_layers)])
+    self.suffix = nn.ModuleList([ConditionalLoReFT(d, img_dim, rank, dropout) for _ in range(n_layers)])
+    self.proj = nn.ModuleList([LowRankProjection(d, rank, width) for _ in range(n_layers)])
 
-    def callbacks(self)->list: return [GaussianPromptAveraging(self.prompt_parameters(), self.gpa_mean, self.gpa_std)]
+# %% ../../nbs/19c_cilmp.ipynb #64ce5b85
+@patch
+def _build_token_ids(self:CILMP, n:int):
+    "The prompts' ids with `n` placeholder tokens after the context (for padding masks and end-of-text pooling)."
+    ids, M, L = self.prompt.token_ids, self.prompt.n_ctx, self.backbone.text.context_length
+    if ids.shape[1] + n > L:
+        raise ValueError(f'Prompts of {ids.shape[1] + n} tokens ({n} LLM tokens) exceed the text context of {L}')
+    ids = torch.cat([ids[:, :1+M], ids[:, 1:2].expand(-1, n), ids[:, 1+M:]], 1)
+    self.register_buffer('token_ids', ids, persistent=False)
 
-# %% ../../nbs/19c_cilmp.ipynb #aef7423d
-from fastcore.basics import patch
+# %% ../../nbs/19c_cilmp.ipynb #00126130
+@patch
+def prompt_parameters(self:CILMP)->dict:
+    "The prompt vectors that Gaussian prompt averaging averages."
+    return dict(ctx=self.prompt.ctx, text_deep=self.text_deep,
+                vision_shallow=self.vision_shallow, vision_deep=self.vision_deep)
+
+@patch
+def callbacks(self:CILMP)->list: return [GaussianPromptAveraging(self.prompt_parameters(), self.gpa_mean, self.gpa_std)]
+
+@patch(cls_method=True)
+def dataset_settings(cls:CILMP, info)->dict:
+    "The demo's representations are the tiny random LLM's (a pipeline check, like the tiny backbone); others: `reps=`."
+    return dict(reps=str(tiny_llm_reps(list(info.classnames)))) if info.name == 'demo' else {}
 
 # %% ../../nbs/19c_cilmp.ipynb #0c3cbc96
 @patch
@@ -176,7 +213,7 @@ def image_features(self:CILMP, x:torch.Tensor)->torch.Tensor:
 
 @patch
 def llm_tokens(self:CILMP, img:torch.Tensor)->list:
-    "For each prompted text layer, the LLM tokens [B, C, N, w] of every (image, class) pair, from image features `img` [B, D]."
+    "For each prompted text layer, the LLM tokens [B, C, N, w] of every (image, class) pair, from image features `img`."
     h, P, S = self.llm_reps, self.P, self.S
     N, B = h.shape[1], img.shape[0]
     return [torch.cat([proj(pre(h[:, :P], img)),
@@ -190,11 +227,13 @@ def prompt_embeds(self:CILMP, llm:list)->tuple:
     "Layer-0 prompt embeddings [B·C, L, w] and {layer: tokens [B·C, M+N, w]} for the deeper layers, from `llm_tokens`."
     M = self.prompt.n_ctx
     B, C, N, w = llm[0].shape
-    base = self.prompt.prompt_embeds().unsqueeze(0).expand(B, -1, -1, -1)       # [B, C, L0, w]: SOS, ctx, class, '.', EOS, pads
+    base = self.prompt.prompt_embeds().unsqueeze(0).expand(B, -1, -1, -1)   # [B, C, L0, w]: SOS ctx class . EOS pads
     emb = torch.cat([base[:, :, :1+M], llm[0].to(base.dtype), base[:, :, 1+M:]], dim=2).flatten(0, 1)
-    deep = {l: torch.cat([self.text_deep[l-1].expand(B*C, -1, -1), llm[l].flatten(0, 1)], dim=1) for l in range(1, len(llm))}
+    deep = {l: torch.cat([self.text_deep[l-1].expand(B*C, -1, -1), llm[l].flatten(0, 1)], dim=1)
+            for l in range(1, len(llm))}
     return emb, deep
 
+# %% ../../nbs/19c_cilmp.ipynb #2bff9ab8
 @patch
 def encode_prompts(self:CILMP, emb:torch.Tensor, ids:torch.Tensor, deep:dict)->torch.Tensor:
     "Text features of a batch of prompts; more than `max_prompts` go through in chunks (checkpointed when training)."
@@ -207,6 +246,7 @@ def encode_prompts(self:CILMP, emb:torch.Tensor, ids:torch.Tensor, deep:dict)->t
                      else self.backbone.encode_text_embeds(*args))
     return torch.cat(feats)
 
+# %% ../../nbs/19c_cilmp.ipynb #b5b6611d
 @patch
 def class_features(self:CILMP, img:torch.Tensor)->torch.Tensor:
     "Per-image class text features [B, C, D] from normalised image features `img` [B, D]."
@@ -227,7 +267,7 @@ from ..describe import reps_needed
 # %% ../../nbs/19c_cilmp.ipynb #5e73ea73
 @patch(cls_method=True)
 def requirements(cls:CILMP, info, settings:dict)->list[str]:
-    "The classes of `info` that the representation file `settings['reps']` lacks (all without one), and the command that computes them."
+    "Classes of `info` that the representation file `settings['reps']` lacks (all without one); how to compute them."
     reps = settings.get('reps')
     have = read_llm_reps(reps)['reps'] if reps is not None and Path(reps).is_file() else {}
     missing = [c for c in info.classnames if c not in have]
@@ -239,11 +279,13 @@ def prompt_variation(
     method:CILMP, # a CILMP (trained or not)
     x:torch.Tensor, # a batch of images [B, 3, H, W]
 )->torch.Tensor: # [B, C]: 1 - cos(image b's class-c features, the mean of class c's features over the batch)
-    "How much CILMP's image-conditioned prompts vary: each image's class features against the batch mean of that class's."
+    "How much CILMP's image-conditioned prompts vary: each image's class features against the class's batch mean."
     method.eval()
-    feats = F.normalize(method.class_features(F.normalize(method.image_features(x), dim=-1)).float(), dim=-1)   # [B, C, D]
+    img = F.normalize(method.image_features(x), dim=-1)
+    feats = F.normalize(method.class_features(img).float(), dim=-1)   # [B, C, D]
     return 1 - (feats * F.normalize(feats.mean(0), dim=-1)).sum(-1)
 
+# %% ../../nbs/19c_cilmp.ipynb #1f817a40
 def plot_prompt_variation(
     variation:torch.Tensor, # [B, C] from `prompt_variation`
     classnames:list[str], # the C class names
@@ -253,5 +295,6 @@ def plot_prompt_variation(
     ax = fig.subplots()
     ax.boxplot([variation[:, c].numpy() for c in range(len(classnames))])
     ax.set_xticks(range(1, len(classnames) + 1), [textwrap.fill(c, 16) for c in classnames], fontsize=8)
-    ax.set(ylabel='1 - cos(image prompt, mean prompt)', title='per-image prompt variation (CILMP)'); ax.grid(alpha=.3, axis='y')
+    ax.set(ylabel='1 - cos(image prompt, mean prompt)', title='per-image prompt variation (CILMP)')
+    ax.grid(alpha=.3, axis='y')
     return fig

@@ -37,10 +37,14 @@ def step_cosine_lr(
     if step < warmup_steps: return warmup_lr
     return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup_steps) / t_max))
 
+# %% ../../nbs/16_clip_adapter.ipynb #13eb6fd3
 class StepCosine(Callback):
-    "Set every training batch's learning rate to `step_cosine_lr`: the per-batch schedules of the CLIP-Adapter and Tip-Adapter-F references."
+    "Set every training batch's learning rate to `step_cosine_lr`: the per-batch schedule of the adapter references."
     order = 61   # after the engine's per-epoch schedule, which it overrides
-    def __init__(self, whole_run:bool=False): self.whole_run = whole_run   # T = epochs x batches (True) or epochs (False)
+    def __init__(self,
+        whole_run:bool=False, # the cosine's T: epochs x batches (True) or epochs (False)
+    ):
+        self.whole_run = whole_run
     def before_batch(self):
         if not self.training: return
         r = self.learn.recipe

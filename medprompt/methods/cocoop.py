@@ -27,8 +27,9 @@ class CoCoOp(PromptMethod):
         class_token_position:str='end', # 'end', 'middle' or 'front'
         reduction:int=16, # hidden width of the meta-net is D // reduction
     ):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_token_position=class_token_position, reduction=reduction)
-        self.prompt = ContextPrompt(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_token_position=class_token_position)
+        prompt = dict(n_ctx=n_ctx, ctx_init=ctx_init, class_token_position=class_token_position)
+        super().__init__(backbone, classnames, **prompt, reduction=reduction)
+        self.prompt = ContextPrompt(backbone, classnames, **prompt)
         D, hidden = backbone.embed_dim, max(1, backbone.embed_dim // reduction)
         self.meta_net = nn.Sequential(nn.Linear(D, hidden), nn.ReLU(), nn.Linear(hidden, backbone.text.width))
 

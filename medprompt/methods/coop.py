@@ -26,7 +26,7 @@ class CoOp(PromptMethod):
         ctx_init:str|None='a photo of a', # words to initialise the context from (None: random)
         csc:bool=False, # class-specific context
         class_token_position:str='end', # 'end', 'middle' or 'front'
-        **hparams, # hyper-parameters of a method built on CoOp (KgCoOp, ProGrad, BiomedCoOp), recorded for `load_method`
+        **hparams, # settings of a method built on CoOp (KgCoOp, ProGrad, BiomedCoOp), recorded for `load_method`
     ):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
                          class_token_position=class_token_position, **hparams)
@@ -35,5 +35,5 @@ class CoOp(PromptMethod):
 
     def forward(self, x):
         "Logits of images or cached image features against the learned prompts."
-        self._img, self._cls = self.image_features(x), self.prompt().float()   # kept (fp32) for the losses of CoOp's descendants
+        self._img, self._cls = self.image_features(x), self.prompt().float()   # kept (fp32) for descendants' losses
         return clip_logits(self._img, self._cls, self.logit_scale)

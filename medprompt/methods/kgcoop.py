@@ -7,6 +7,7 @@ __all__ = ['kg_loss', 'KgCoOp']
 
 # %% ../../nbs/14_kgcoop.ipynb #ed73aba7
 import torch, torch.nn as nn, torch.nn.functional as F
+from fastcore.meta import delegates
 
 from ..backbones import Backbone, load_backbone
 from ..prompts import DEFAULT_TEMPLATE, template_features
@@ -23,6 +24,7 @@ def kg_loss(
 
 # %% ../../nbs/14_kgcoop.ipynb #bd1b3996
 @register_method
+@delegates()
 class KgCoOp(CoOp):
     "KgCoOp: CoOp whose learned class features are pulled towards the hand-written prompt's."
     name = 'kgcoop'
@@ -31,17 +33,15 @@ class KgCoOp(CoOp):
     def __init__(self,
         backbone:Backbone,
         classnames:list[str],
-        n_ctx:int=4, # context length M when initialised at random
-        ctx_init:str|None='a photo of a', # words to initialise the context from (None: random)
-        csc:bool=False, # class-specific context
-        class_token_position:str='end', # 'end', 'middle' or 'front'
-        kg_weight:float=2.0, # lambda (the reference's W): BTMRI's few-shot value; per dataset and protocol see the presets
+        kg_weight:float=2.0, # lambda (the reference's W): BTMRI's few-shot value; other datasets: the presets
         template:str=DEFAULT_TEMPLATE, # the hand-written prompt giving w^clip
+        **kwargs, # CoOp's prompt settings: `n_ctx`, `ctx_init`, `csc`, `class_token_position`
     ):
-        super().__init__(backbone, classnames, n_ctx, ctx_init, csc, class_token_position, kg_weight=kg_weight, template=template)
+        super().__init__(backbone, classnames, kg_weight=kg_weight, template=template, **kwargs)
         self.kg_weight = kg_weight
         self.register_buffer('clip_text_features', template_features(backbone, classnames, template), persistent=False)
 
     def loss(self, logits, y, reduction='mean'):
         "Cross-entropy plus lambda times the knowledge-guidance term of the last forward's class features."
-        return F.cross_entropy(logits, y, reduction=reduction) + batch_term(self.kg_weight * kg_loss(self._cls, self.clip_text_features), y, reduction)
+        kg = self.kg_weight * kg_loss(self._cls, self.clip_text_features)
+        return F.cross_entropy(logits, y, reduction=reduction) + batch_term(kg, y, reduction)

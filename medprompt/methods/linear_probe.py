@@ -89,7 +89,8 @@ class LinearProbe(PromptMethod):
         super().__init__(backbone, classnames, C=C, steps=steps, max_iter=max_iter)
         self.head = nn.Linear(backbone.embed_dim, len(classnames))
         _fill_linear(self.head, torch.zeros_like(self.head.weight), torch.zeros_like(self.head.bias))
-        self.register_buffer('C', torch.tensor(float('nan') if C is None else float(C), dtype=torch.float64))   # the C in use, saved
+        C = torch.tensor(float('nan') if C is None else float(C), dtype=torch.float64)
+        self.register_buffer('C', C)   # the C in use, saved
 
     def forward(self, x):
         "Logits $Wf + b$ of the normalised image features."
@@ -109,7 +110,9 @@ def prepare(self:LinearProbe, dls):
     C = self.hparams['C']
     if C is None:
         Xv, yv = loader_features(self, dls.valid)
-        if not len(yv): raise ValueError('linear_probe needs validation data to choose C: give the DataLoaders a val split, or pass C=')
+        if not len(yv):
+            raise ValueError('linear_probe needs validation data to choose C: '
+                             'give the DataLoaders a val split, or pass C=')
         def val_accuracy(C): return ((Xv @ fitted(C)[0].t() + fitted(C)[1]).argmax(-1) == yv).float().mean().item()
         C, self.search = search_C(val_accuracy, steps=self.hparams['steps'])
     _fill_linear(self.head, *fitted(C))
@@ -124,6 +127,7 @@ def class_sums(
     "Sum of the rows of each class."
     return torch.zeros(n_classes, X.shape[1], dtype=X.dtype, device=X.device).index_add_(0, y, X)
 
+# %% ../../nbs/11_linear_probe.ipynb #867189d0
 def lpp_init(
     X:torch.Tensor, # normalised training features F [N, D]
     y:torch.Tensor, # labels [N]
@@ -137,6 +141,7 @@ def lpp_init(
     own_class_means = torch.zeros(n, dtype=own.dtype, device=X.device).index_add_(0, y, own) / counts
     return class_sums(X, y, n), torch.full((n,), alpha_scale * own_class_means.mean().item(), device=X.device)
 
+# %% ../../nbs/11_linear_probe.ipynb #f9a5e933
 def lpp_step_sizes(
     X:torch.Tensor, # normalised training features F [N, D]
     T:torch.Tensor, # text features [n_classes, D]
@@ -164,13 +169,13 @@ class LPPlusPlus(PromptMethod):
         alpha_scale:float=250., # constant of the alpha initialisation (reference: 250)
         momentum:float=0.9, # momentum of the W steps (reference: 0.9)
     ):
-        super().__init__(backbone, classnames, templates=templates, descriptions=descriptions, dataset=dataset, iters=iters,
-                         alpha_every=alpha_every, alpha_scale=alpha_scale, momentum=momentum)
+        super().__init__(backbone, classnames, templates=templates, descriptions=descriptions, dataset=dataset,
+                         iters=iters, alpha_every=alpha_every, alpha_scale=alpha_scale, momentum=momentum)
         T = class_text_features(backbone, classnames, templates, descriptions, dataset)
         self.register_buffer('text_features', T, persistent=False)                  # t_k
         self.W = nn.Parameter(torch.zeros_like(T))                                   # w_k
         self.b = nn.Parameter(torch.zeros(len(classnames), device=T.device))         # b_k
-        self.alpha = nn.Parameter(torch.full((len(classnames),), float(backbone.logit_scale), device=T.device))  # alpha_k
+        self.alpha = nn.Parameter(torch.full_like(self.b, float(backbone.logit_scale)))   # alpha_k
 
     def blended_logits(self, f:torch.Tensor)->torch.Tensor:
         "$l_{ik} = f_i^\\top(w_k + \\alpha_k t_k) + b_k$ for normalised features `f` [N, D]."
@@ -200,9 +205,10 @@ def prepare(self:LPPlusPlus, dls):
         opt.step()
         if (it + 1) % hp['alpha_every'] == 0:
             with torch.no_grad(): self.alpha -= lr_alpha * self.alpha.grad
-        with torch.no_grad(): val_acc = (self.blended_logits(Xv).argmax(-1) == yv).float().mean().item() if len(yv) else 0.
+        with torch.no_grad():
+            val_acc = (self.blended_logits(Xv).argmax(-1) == yv).float().mean().item() if len(yv) else 0.
         self.history.append((loss.item(), val_acc))
-        if val_acc >= best[0]: best = (val_acc, copy.deepcopy({k: v for k, v in self.state_dict().items() if k in ('W', 'b', 'alpha')}))
+        if val_acc >= best[0]: best = (val_acc, copy.deepcopy({k: self.state_dict()[k] for k in ('W', 'b', 'alpha')}))
     self.load_state_dict(best[1], strict=False)
 
 # %% ../../nbs/11_linear_probe.ipynb #c93e6b44

@@ -9,6 +9,7 @@ __all__ = ['MaPLe']
 import contextlib, copy
 
 import torch, torch.nn as nn
+from fastcore.basics import patch
 
 from ..backbones import Backbone
 from ..prompts import ContextPrompt
@@ -16,7 +17,7 @@ from ..train import PromptMethod, Recipe, clip_logits, register_method
 
 # %% ../../nbs/19a_maple.ipynb #5b286b51
 def _split_init(ctx_init:str, n_ctx:int)->tuple[str, str]:
-    "MaPLe's context init: the first `n_ctx` words of `ctx_init` are learned, the other words stay fixed before the class name."
+    "MaPLe's context init: the first `n_ctx` words of `ctx_init` are learned, the others stay fixed before the class."
     words = ctx_init.split()
     if not 1 <= n_ctx <= len(words):
         raise ValueError(f'n_ctx={n_ctx} must be between 1 and the {len(words)} words of ctx_init={ctx_init!r}')
@@ -40,14 +41,16 @@ class MaPLe(PromptMethod):
         backbone:Backbone,
         classnames:list[str],
         n_ctx:int=2, # n: learned tokens per prompted layer
-        ctx_init:str|None='a photo of a', # words before the class name; the first `n_ctx` are learned, the rest stay fixed (None: n random vectors)
+        ctx_init:str|None='a photo of a', # words before the class name, the first `n_ctx` learned (None: random)
         depth:int=9, # J: prompted layers of both towers (0: CoOp; 1: shallow MaPLe; at most the towers' depth)
         init_std:float=0.02, # std of the deeper text prompts (and of a random context)
-        vision_mode:str='insert', # 'insert' the vision prompts after the class token (MaPLe's code) or 'replace' the first patch tokens (the biomedical baseline's)
+        vision_mode:str='insert', # 'insert' after the class token (MaPLe), 'replace' the first patches (biomedical)
     ):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, depth=depth, init_std=init_std, vision_mode=vision_mode)
+        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, depth=depth, init_std=init_std,
+                         vision_mode=vision_mode)
         if depth < 0: raise ValueError(f'depth must be >= 0, not {depth}')
-        if vision_mode not in ('insert', 'replace'): raise ValueError(f"vision_mode must be 'insert' or 'replace', not {vision_mode!r}")
+        if vision_mode not in ('insert', 'replace'):
+            raise ValueError(f"vision_mode must be 'insert' or 'replace', not {vision_mode!r}")
         self.vision_mode = vision_mode
         depth = min(depth, backbone.text.n_layers, backbone.vision.n_layers)
         learned, fixed = _split_init(ctx_init, n_ctx) if ctx_init else (None, '')
@@ -57,20 +60,26 @@ class MaPLe(PromptMethod):
         self.deep_ctx = nn.Parameter(torch.randn(max(depth-1, 0), n, d_t) * init_std)  # P_1 .. P_{J-1}
         self.couple = nn.ModuleList(_couplings(d_t, d_v, depth))                        # F_0 .. F_{J-1}
 
-    def vision_prompts(self)->list:
-        "The vision prompt of each prompted layer, the coupling of its text prompt: $F_i(P_i)$, [n, vision width] each."
-        return [f(p) for f,p in zip(self.couple, [self.prompt.ctx, *self.deep_ctx])]
+# %% ../../nbs/19a_maple.ipynb #4aeef3b2
+@patch
+def vision_prompts(self:MaPLe)->list:
+    "The vision prompt of each prompted layer, the coupling of its text prompt: $F_i(P_i)$, [n, vision width] each."
+    return [f(p) for f,p in zip(self.couple, [self.prompt.ctx, *self.deep_ctx])]
 
-    def class_features(self)->torch.Tensor:
-        "Text features [n_classes, D] of the prompts, with $P_1..P_{J-1}$ written into the deeper text layers."
-        return self.backbone.encode_text_embeds(self.prompt.prompt_embeds(), self.prompt.token_ids,
-                                                deep=dict(enumerate(self.deep_ctx, 1)))
+# %% ../../nbs/19a_maple.ipynb #5d0ac2dc
+@patch
+def class_features(self:MaPLe)->torch.Tensor:
+    "Text features [n_classes, D] of the prompts, with $P_1..P_{J-1}$ written into the deeper text layers."
+    return self.backbone.encode_text_embeds(self.prompt.prompt_embeds(), self.prompt.token_ids,
+                                            deep=dict(enumerate(self.deep_ctx, 1)))
 
-    def forward(self, x):
-        "Logits of a batch of images [B, 3, H, W]; both towers carry the coupled prompts."
-        vis = self.vision_prompts()
-        replace = self.vision_mode == 'replace'   # as Biomed-DPT's maple_biomedclip.py: over patches 1..n, after the pre-norm
-        with (self.backbone.prompt_vision(vis[0], dict(enumerate(vis[1:], 1)), replace=replace, after_norm=replace)
-              if vis else contextlib.nullcontext()):
-            img = self.image_features(x)
-        return clip_logits(img, self.class_features(), self.logit_scale)
+# %% ../../nbs/19a_maple.ipynb #f3f26e13
+@patch
+def forward(self:MaPLe, x):
+    "Logits of a batch of images [B, 3, H, W]; both towers carry the coupled prompts."
+    vis = self.vision_prompts()
+    replace = self.vision_mode == 'replace'   # as Biomed-DPT's maple_biomedclip.py: over patches 1..n, after ln_pre
+    with (self.backbone.prompt_vision(vis[0], dict(enumerate(vis[1:], 1)), replace=replace, after_norm=replace)
+          if vis else contextlib.nullcontext()):
+        img = self.image_features(x)
+    return clip_logits(img, self.class_features(), self.logit_scale)

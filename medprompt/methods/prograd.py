@@ -8,6 +8,7 @@ __all__ = ['project_gradient', 'kl_to_zero_shot', 'ProGrad', 'ProGradCallback']
 # %% ../../nbs/15_prograd.ipynb #c834bf77
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastai.callback.core import Callback, CancelBackwardException
+from fastcore.meta import delegates
 
 from ..backbones import Backbone, load_backbone
 from ..prompts import DEFAULT_TEMPLATE, template_features
@@ -32,10 +33,12 @@ def kl_to_zero_shot(
     T:float=1.0, # temperature
 )->torch.Tensor: # scalar
     "T^2 KL(softmax(zs/T) || softmax(logits/T)), averaged over the batch."
-    return T*T * F.kl_div(F.log_softmax(logits / T, -1), F.log_softmax(zs_logits / T, -1), reduction='batchmean', log_target=True)
+    student, teacher = F.log_softmax(logits / T, -1), F.log_softmax(zs_logits / T, -1)
+    return T*T * F.kl_div(student, teacher, reduction='batchmean', log_target=True)
 
 # %% ../../nbs/15_prograd.ipynb #a8dc7357
 @register_method
+@delegates()
 class ProGrad(CoOp):
     "ProGrad: CoOp whose updates never oppose the zero-shot prompt's predictions (gradient projection)."
     name = 'prograd'
@@ -44,15 +47,12 @@ class ProGrad(CoOp):
     def __init__(self,
         backbone:Backbone,
         classnames:list[str],
-        n_ctx:int=4, # context length M when initialised at random
-        ctx_init:str|None='a photo of a', # words to initialise the context from (None: random)
-        csc:bool=False, # class-specific context
-        class_token_position:str='end', # 'end', 'middle' or 'front'
         T:float=2.0, # temperature of the KL to zero-shot CLIP (BTMRI's few-shot value; per dataset see the presets)
         lam:float=1.0, # lambda of the projection
         template:str=DEFAULT_TEMPLATE, # the zero-shot prompt
+        **kwargs, # CoOp's prompt settings: `n_ctx`, `ctx_init`, `csc`, `class_token_position`
     ):
-        super().__init__(backbone, classnames, n_ctx, ctx_init, csc, class_token_position, T=T, lam=lam, template=template)
+        super().__init__(backbone, classnames, T=T, lam=lam, template=template, **kwargs)
         self.T, self.lam = T, lam
         self.register_buffer('zs_text_features', template_features(backbone, classnames, template), persistent=False)
 
@@ -87,4 +87,5 @@ class ProGradCallback(Callback):
 def _flat_grad(loss, params, retain_graph=False):
     "Gradient of `loss` w.r.t. `params`, flattened into one vector (zeros for unused parameters)."
     gs = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
-    return torch.cat([(torch.zeros_like(p) if g is None else g).flatten().float() for g, p in zip(gs, params)])
+    gs = [torch.zeros_like(p) if g is None else g for g, p in zip(gs, params)]
+    return torch.cat([g.flatten().float() for g in gs])

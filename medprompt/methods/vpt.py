@@ -29,7 +29,8 @@ class VPT(PromptMethod):
         init_std:float=0.02, # std of the normal initialisation of the tokens (0: zeros)
     ):
         super().__init__(backbone, classnames, n_tokens=n_tokens, depth=depth, template=template, init_std=init_std)
-        if n_tokens < 0 or depth < 1: raise ValueError(f'VPT needs n_tokens >= 0 and depth >= 1, got n_tokens={n_tokens}, depth={depth}')
+        if n_tokens < 0 or depth < 1:
+            raise ValueError(f'VPT needs n_tokens >= 0 and depth >= 1, got n_tokens={n_tokens}, depth={depth}')
         depth, width = min(depth, backbone.vision.n_layers), backbone.vision.width
         self.shallow = nn.Parameter(torch.randn(n_tokens, width) * init_std)               # P, the input prompt
         self.deep = nn.Parameter(torch.randn(depth-1, n_tokens, width) * init_std)         # P_1 .. P_{depth-1}

@@ -18,16 +18,17 @@ from .. import data
 
 # %% ../../nbs/10_zeroshot.ipynb #bf5b9549
 def resolve_templates(
-    templates:str|list[str]|None=None, # a template with '{}', a set name ('custom', 'imagenet', 'imagenet_select'), a list of templates, or None for "a photo of a {}."
+    templates:str|list[str]|None=None, # a template with '{}', a list of them, a set name, or None: "a photo of a {}."
     dataset:str|None=None, # dataset whose own template 'custom' means
 )->list[str]: # the templates, each with one '{}'
-    "The list of templates a user's `templates` argument stands for."
+    "The list of templates a user's `templates` argument stands for (sets: 'custom', 'imagenet', 'imagenet_select')."
     if templates is None: return [DEFAULT_TEMPLATE]
     if isinstance(templates, str):
         if '{}' in templates: return [templates]
         try: return data.templates(templates, dataset)
-        except ValueError: raise ValueError(f"{templates!r} is neither a template (it has no '{{}}' for the class name) nor a "
-                                            f"template set ('custom', 'imagenet', 'imagenet_select')") from None
+        except ValueError:
+            raise ValueError(f"{templates!r} is neither a template (it has no '{{}}' for the class name) nor a "
+                             f"template set ('custom', 'imagenet', 'imagenet_select')") from None
     templates = list(templates)
     if not templates: raise ValueError('templates is an empty list; give at least one template')
     bad = [t for t in templates if '{}' not in t]
@@ -37,18 +38,21 @@ def resolve_templates(
 # %% ../../nbs/10_zeroshot.ipynb #c44aae1a
 def class_descriptions(
     classnames:list[str],
-    descriptions:bool|str|Path|dict=True, # True: the packaged LLM bank; a {class: [sentences]} dict; or a JSON file of one (optionally under "classes")
+    descriptions:bool|str|Path|dict=True, # True: the packaged LLM bank; a {class: [sentences]} dict or its JSON file
 )->list[list[str]]: # the sentences of each class, in class order
-    "The LLM-written sentences describing each class, from the packaged bank, a dict or a JSON file."
+    "The LLM-written sentences of each class: the packaged bank, a dict, or its JSON file (flat or under \"classes\")."
     if descriptions is True: return list(data.llm_prompt_bank(list(classnames)).values())
     if isinstance(descriptions, (str, Path)):
         path = Path(descriptions).expanduser()
         if not path.is_file(): raise FileNotFoundError(f'Descriptions file {path} does not exist')
         descriptions = json.loads(path.read_text(encoding='utf-8'))
-        if isinstance(descriptions, dict) and isinstance(descriptions.get('classes'), dict): descriptions = descriptions['classes']
-    if not isinstance(descriptions, dict): raise TypeError(f'descriptions must be True, a dict or a JSON path, not {type(descriptions).__name__}')
+        if isinstance(descriptions, dict) and isinstance(descriptions.get('classes'), dict):
+            descriptions = descriptions['classes']
+    if not isinstance(descriptions, dict):
+        raise TypeError(f'descriptions must be True, a dict or a JSON path, not {type(descriptions).__name__}')
     missing = [c for c in classnames if not descriptions.get(c)]
-    if missing: raise KeyError(f'The prompt bank has no descriptions for classes {missing}; add a non-empty list of sentences for each')
+    if missing: raise KeyError(f'The prompt bank has no descriptions for classes {missing}; '
+                               'add a non-empty list of sentences for each')
     return [list(descriptions[c]) for c in classnames]
 
 # %% ../../nbs/10_zeroshot.ipynb #88380831
@@ -75,12 +79,13 @@ class ZeroShot(PromptMethod):
     def __init__(self,
         backbone:Backbone,
         classnames:list[str],
-        templates:str|list[str]|None=None, # a template, a set name or a list (see `resolve_templates`); None: "a photo of a {}."
+        templates:str|list[str]|None=None, # template(s) or a set name, see `resolve_templates`; None: "a photo of a {}"
         descriptions:bool|str|dict|None=None, # LLM descriptions instead: True (packaged bank), a dict or a JSON path
         dataset:str|None=None, # dataset name, for templates='custom'
     ):
         super().__init__(backbone, classnames, templates=templates, descriptions=descriptions, dataset=dataset)
-        self.register_buffer('class_features', class_text_features(backbone, classnames, templates, descriptions, dataset), persistent=False)
+        w = class_text_features(backbone, classnames, templates, descriptions, dataset)
+        self.register_buffer('class_features', w, persistent=False)
 
     def forward(self, x):
         "Logits of images or cached image features against the fixed class features $w_i$."
