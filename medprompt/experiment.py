@@ -8,8 +8,9 @@ __all__ = ['REFERENCE_RUNS', 'classification_metrics', 'reference_settings', 'me
            'describe_overrides', 'run_id', 'summarise', 'markdown_table', 'method_style', 'plot_accuracy_vs_shots',
            'plot_confusion', 'library_versions', 'run_record', 'write_run', 'read_runs', 'write_results',
            'update_results', 'backbone_table', 'plot_backbones', 'write_backbone_comparison', 'harmonic_mean',
-           'run_base_to_novel', 'base_to_novel_table', 'plot_base_to_novel', 'write_base_to_novel',
-           'read_base_to_novel']
+           'check_class_independent', 'base_to_novel_id', 'run_base_to_novel', 'base_to_novel_table',
+           'plot_base_to_novel', 'write_base_to_novel', 'read_base_to_novel', 'write_base_to_novel_run',
+           'read_base_to_novel_runs', 'update_base_to_novel']
 
 # %% ../nbs/20_experiment.ipynb #633e9f74
 import dataclasses, inspect, tempfile, time
@@ -588,12 +589,34 @@ def harmonic_mean(
     return 0. if base + novel == 0 else 2 * base * novel / (base + novel)
 
 # %% ../nbs/20_experiment.ipynb #dd21e2a0
-def _learns_per_class(path:Path, backbone:Backbone, classnames:list)->bool:
-    "Whether the saved method's learned state has a shape that depends on the number of classes."
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)
-    cls = all_methods()[ckpt['method']]
-    shapes = lambda names: {k: v.shape for k,v in learned_state(cls(backbone, names, **ckpt['hparams'])).items()}
+def _learns_per_class(cls:type, backbone:Backbone, classnames:list, hparams:dict)->bool:
+    "Whether method `cls` built with `hparams` has a learned state whose shape depends on the number of classes."
+    shapes = lambda names: {k: v.shape for k,v in learned_state(cls(backbone, names, **hparams)).items()}
     return shapes(classnames) != shapes(classnames + classnames[:1])
+
+def check_class_independent(
+    methods:list[str], # registered method names
+    dataset:str='demo', # a registered dataset, a folder of class folders, or a CSV
+    backbone:str|Backbone='tiny', # a backbone spec or a loaded backbone
+    full:MedDataset|None=None, # the dataset already loaded (None: load it)
+    **kwargs, # as `preflight` takes them: root, settings, method_kwargs, preset_variant
+):
+    "Refuse, before any training, the methods that learn weights per class: their state means nothing for new classes."
+    full = load_dataset(dataset, root=kwargs.get('root')) if full is None else full
+    built, names = preflight(methods, dataset, subset='base', full=full, **kwargs), base_novel(full, 'base').classnames
+    bb = load_backbone(backbone)
+    bad = [m for m in methods if _learns_per_class(all_methods()[m], bb, list(names), built[m])]
+    if bad:
+        raise ValueError(f'{", ".join(bad)} learn{"s" * (len(bad) == 1)} weights per class, so a state trained on the '
+                         'base classes has no meaning for the novel ones: base-to-novel takes methods whose learned '
+                         f'state is class-independent (prompts); leave {" and ".join(bad)} out')
+
+# %% ../nbs/20_experiment.ipynb #c2d0f2e1
+def base_to_novel_id(
+    **kwargs, # the arguments of a `run_base_to_novel` call (where and how it runs leave the id alone)
+)->str:
+    "The name of a base-to-novel run: its base-class run's `run_id`, marked as base-to-novel."
+    return 'base2novel-' + run_id(run_settings(subset='base', **kwargs))
 
 # %% ../nbs/20_experiment.ipynb #0185477c
 def run_base_to_novel(
@@ -604,29 +627,28 @@ def run_base_to_novel(
     seed:int=1, # seed of training (and of the shots, unless `shot_seed`)
     root:str|None=None, # data root for the benchmark datasets
     shot_seed:int|None=None, # seed of the few-shot draw, e.g. 1 for every seed (the reference's adapter/probe scripts)
+    device:str|None=None, # where to train (default: CUDA when available)
     quiet:bool=True, # no progress bars
-    **kwargs, # passed to `run_experiment`: epochs, lr, bs, views, method_kwargs
+    **kwargs, # passed to `run_experiment`: epochs, lr, bs, views, settings, method_kwargs, precision, preset_variant
 )->dict: # one result row: base_acc, novel_acc and their harmonic mean hm
     "Train on the base classes with the base-to-novel preset; test on base and, with the same state, on novel classes."
-    bb = load_backbone(backbone, device=get_device())
-    full = load_dataset(dataset, root=root)
+    rid = base_to_novel_id(method=method, dataset=dataset, backbone=backbone, shots=shots, seed=seed,
+                           shot_seed=shot_seed, **kwargs)
+    bb, full = load_backbone(backbone, device=get_device(device)), load_dataset(dataset, root=root)
+    check_class_independent([method], dataset, bb, full,
+                            **{k: kwargs.get(k) for k in ('settings', 'method_kwargs', 'preset_variant')})
     with tempfile.TemporaryDirectory() as d:
         row = run_experiment(method, dataset, bb, shots, seed, root, subset='base', save_to=d, quiet=quiet,
-                             shot_seed=shot_seed, **kwargs)
-        path = next(Path(d).glob('*.pt'))
+                             shot_seed=shot_seed, device=device, **kwargs)
         novel = base_novel(fewshot_dataset(full, shots, row['shot_seed']), 'novel')
-        if _learns_per_class(path, bb, novel.classnames):
-            raise ValueError(f'{method} learns weights per class, so its learned state has no meaning for the novel '
-                             f'classes {novel.classnames}; base-to-novel applies to methods with class-independent '
-                             'learned state (prompts)')
-        m = load_method(path, bb, novel.classnames, new_classes=True)
+        m = load_method(next(Path(d).glob('*.pt')), bb, novel.classnames, new_classes=True)
     dls = (feature_dataloaders(novel, bb, bs=row['bs'], progress=not quiet) if all_methods()[method].uses_image_features
            else image_dataloaders(novel, bb, bs=row['bs']))
     novel_acc = evaluate(m, dls[2])
     return dict(method=method, dataset=full.name, backbone=bb.id, shots=shots, seed=seed, shot_seed=row['shot_seed'],
                 epochs=row['epochs'], overrides=row['overrides'], base_acc=row['test_acc'], novel_acc=novel_acc,
                 hm=harmonic_mean(row['test_acc'], novel_acc), n_base_test=row['n_test'], n_novel_test=len(novel.test),
-                train_seconds=row['train_seconds'])
+                train_seconds=row['train_seconds'], run_id=rid)
 
 # %% ../nbs/20_experiment.ipynb #c953b4e3
 def base_to_novel_table(
@@ -687,3 +709,34 @@ def read_base_to_novel(
     "The base-to-novel rows that `write_base_to_novel` saved in `folder`."
     path = Path(folder)/'base_to_novel.csv'
     return pd.read_csv(path, keep_default_na=False).to_dict('records') if path.is_file() else []
+
+# %% ../nbs/20_experiment.ipynb #9ea33e8a
+def write_base_to_novel_run(
+    row:dict, # a row from `run_base_to_novel`
+    folder:str|Path, # the results folder; the record goes to `runs/base_to_novel/` inside it
+)->Path: # the record's path
+    "Save a base-to-novel run's row with the library versions, atomically: the record marks the run finished."
+    rec = dict(row=row, versions=library_versions(),
+               finished=datetime.datetime.now(datetime.timezone.utc).isoformat())   # to the microsecond: an order
+    return save_json_atomic(rec, Path(folder)/'runs'/'base_to_novel'/f'{row["run_id"]}.json')
+
+def read_base_to_novel_runs(
+    folder:str|Path, # a results folder
+)->list[dict]: # its base-to-novel rows, in the order they finished
+    "The rows of every base-to-novel run recorded in `folder/runs/base_to_novel` (none if there is no such folder)."
+    recs = []
+    for p in sorted((Path(folder)/'runs'/'base_to_novel').glob('*.json')):
+        try: recs.append(json.loads(p.read_text()))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f'Run record {p} is unreadable ({e}); delete it to run that run again') from None
+    return [r['row'] for r in sorted(recs, key=lambda r: r['finished'])]
+
+# %% ../nbs/20_experiment.ipynb #f982e0d9
+def update_base_to_novel(
+    folder:str|Path, # a results folder that other processes may be writing into at the same time
+)->pd.DataFrame|None: # the table; None while the folder holds no base-to-novel run
+    "Rebuild `base_to_novel.csv/.md/.png` from all the folder's base-to-novel records, holding the folder's lock."
+    (Path(folder)/'runs').mkdir(parents=True, exist_ok=True)
+    with FileLock(Path(folder)/'runs'/'.tables.lock'):
+        rows = read_base_to_novel_runs(folder)
+        return write_base_to_novel(rows, folder) if rows else None

@@ -1,5 +1,5 @@
 "The `medprompt` command, as a user runs it (a fresh process, the installed entry point)."
-import importlib.util, json, subprocess, sys
+import importlib.util, json, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd
 
@@ -97,6 +97,55 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):
         out = _medprompt('run', *args, '--out', str(tmp_path/'o'))
         assert out.returncode == 2 and msg in out.stderr and 'Traceback' not in out.stderr, out.stderr
         assert out.stderr.strip().count('\n') == 0 and out.stderr.startswith('medprompt: error: '), out.stderr
+
+B2N = ['run', '--protocol', 'base-to-novel', '--methods', 'coop,biomedcoop', '--shots', '2', '--epochs', '1']
+
+def test_base_to_novel_run_skips_finished_runs_and_compares(tmp_path):
+    "`run --protocol base-to-novel` records each run, rebuilds base_to_novel.csv/.md/.png, skips finished runs; `compare` reads it."
+    a = _medprompt(*B2N, '--seeds', '1,2', '--out', str(tmp_path))
+    assert a.returncode == 0, a.stderr
+    assert '[1/4] coop | demo | 2 shots | seed 1 | base ' in a.stdout and '| novel ' in a.stdout and '| HM ' in a.stdout, a.stdout
+    records = {p: p.read_bytes() for p in (tmp_path/'runs'/'base_to_novel').glob('*.json')}
+    assert len(records) == 4 and all(p.name.startswith('base2novel-') for p in records)
+    assert all((tmp_path/f'base_to_novel.{e}').stat().st_size > 0 for e in ('csv', 'md', 'png'))
+    b = _medprompt(*B2N, '--seeds', '1,2,3', '--out', str(tmp_path))
+    assert b.returncode == 0, b.stderr
+    assert b.stdout.count('finished before, kept') == 4 and b.stdout.count('| HM ') == 2, b.stdout
+    assert all(p.read_bytes() == v for p,v in records.items())          # the finished runs were not redone
+    df = pd.read_csv(tmp_path/'base_to_novel.csv')
+    assert len(df) == 6 and sorted(zip(df['method'], df['seed'])) == sorted((m, s) for m in ('biomedcoop', 'coop') for s in (1, 2, 3))
+    assert (df['shots'] == 2).all() and df['novel_acc'].between(0, 100).all() and not (tmp_path/'results.csv').exists()
+    assert '| coop ' in (tmp_path/'base_to_novel.md').read_text()
+    c = _medprompt('compare', str(tmp_path))
+    assert c.returncode == 0, c.stderr
+    assert '0 of 12 base-to-novel numbers match a published one' in c.stdout, c.stdout   # 2 methods x (demo, Average) x 3 metrics
+    cmp = pd.read_csv(tmp_path/'compare_base_to_novel.csv')
+    assert sorted(set(cmp['metric'])) == ['base', 'hm', 'novel'] and cmp['setting'].str.contains('backbone tiny').all()
+
+def test_base_to_novel_defaults_to_16_shots_and_a_killed_run_runs_again(tmp_path):
+    "Without --shots a base-to-novel grid trains on 16 shots per base class; SIGKILLed after its first run, the same command finishes it."
+    args = ['run', '--protocol', 'base-to-novel', '--methods', 'coop', '--seeds', '1,2,3', '--epochs', '30', '--out', str(tmp_path)]
+    p = subprocess.Popen([str(Path(sys.executable).parent/'medprompt'), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records, deadline = tmp_path/'runs'/'base_to_novel', time.time() + 600
+    while not (records.is_dir() and list(records.glob('*.json'))) and p.poll() is None and time.time() < deadline: time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    first = sorted(f.stem for f in records.glob('*.json'))
+    assert 1 <= len(first) < 3, first
+    r = _medprompt(*args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count('finished before, kept') == len(first) and '| 16 shots |' in r.stdout, r.stdout
+    df = pd.read_csv(tmp_path/'base_to_novel.csv')
+    assert sorted(df['seed']) == [1, 2, 3] and (df['shots'] == 16).all() and len(list(records.glob('*.json'))) == 3
+
+def test_base_to_novel_refuses_per_class_methods_before_any_training(tmp_path):
+    out = _medprompt('run', '--protocol', 'base-to-novel', '--methods', 'coop,linear_probe,tip_adapter', '--out', str(tmp_path/'o'))
+    assert out.returncode == 2 and out.stderr.startswith('medprompt: error: linear_probe, tip_adapter learn weights per class'), out.stderr
+    assert out.stderr.strip().count('\n') == 0 and 'Traceback' not in out.stderr, out.stderr
+    assert not (tmp_path/'o').exists()                                   # nothing trained, nothing written
+    for extra, msg in ((['--subset', 'base'], '--subset base is for few-shot runs'), (['--save'], '--save keeps few-shot')):
+        bad = _medprompt(*B2N, *extra, '--out', str(tmp_path/'o'))
+        assert bad.returncode == 2 and msg in bad.stderr and not (tmp_path/'o').exists(), bad.stderr
+    assert 'base-to-novel' in _medprompt('run', '--help').stdout
 
 def test_speed_benchmark_runs_and_prints_ratios():
     "The benchmark script runs on the tiny backbone (its ratios are read, never asserted on); its vocabulary and grid arithmetic are checked."
