@@ -61,10 +61,12 @@ def backbone_names()->list[str]:
 
 # %% ../nbs/30_cli.ipynb #4f346ade
 def _check_out(out)->Path:
-    "The results folder `out`; a file of that name is an error before any work."
+    "The results folder `out`; a file of that name or an unreadable run record in it is an error before any work."
+    from medprompt.experiment import read_runs, read_base_to_novel_runs
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise FileExistsError(f'{out} is a file, not a results folder: choose another --out or move the file')
+    read_runs(out), read_base_to_novel_runs(out)   # each names an unreadable record and says to delete it
     return out
 
 def _check_grid(methods, known, shots, seeds):
