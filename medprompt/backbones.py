@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['TINY_VIT', 'TINY_TEXT_NAME', 'EXTRA_TINY_KINDS', 'BIOMEDCLIP_HUB_ID', 'ALIASES', 'RELEASED_NAMES', 'TINY_SPECS',
            'TINY_VERSION', 'HFTextTower', 'CLIPTextTower', 'text_layers', 'deep_text_prompts', 'VisionTower',
-           'VisionPrompts', 'Backbone', 'build_wordpiece_vocab', 'wordpiece_tokenizer', 'save_tiny_backbone',
-           'BackboneUnavailableError', 'hub_reachable', 'load_local_backbone', 'tiny_backbone_dir', 'load_backbone']
+           'VisionPrompts', 'Backbone', 'text_cache_path', 'build_wordpiece_vocab', 'wordpiece_tokenizer',
+           'save_tiny_backbone', 'BackboneUnavailableError', 'hub_reachable', 'load_local_backbone',
+           'tiny_backbone_dir', 'load_backbone']
 
 # %% ../nbs/01_backbones.ipynb #e5267861
 import contextlib, copy, json, logging, os, shutil, socket, tempfile, urllib.parse
@@ -19,7 +20,8 @@ from open_clip.hf_model import HFTextEncoder
 from open_clip.transformer import text_global_pool
 from fastcore.basics import patch, store_attr
 
-from .core import cache_dir, isolated_rng, save_json_atomic, save_torch_atomic
+from .core import (cache_dir, cache_lock, isolated_rng, save_json_atomic, save_torch_atomic,
+                            stable_hash)
 
 # %% ../nbs/01_backbones.ipynb #9f6bb0e4
 class HFTextTower(nn.Module):
@@ -290,17 +292,49 @@ def tokenize(self:Backbone,
     return ids[:, :int(used.max())+1].to(self.device)
 
 # %% ../nbs/01_backbones.ipynb #e7346ff4
+def _length_order(
+    backbone:Backbone, # its tokenizer measures the texts
+    texts:list[str], # the texts to order
+)->list[int]: # positions of `texts`, the longest in tokens first (ties keep their order)
+    "The order in which `texts` pad least when encoded in consecutive batches."
+    lengths = (backbone.tokenizer(list(texts)) != backbone.text.pad_id).sum(-1)
+    return torch.argsort(lengths, descending=True, stable=True).tolist()
+
+# %% ../nbs/01_backbones.ipynb #382c496d
 @patch
 @torch.no_grad()
 def encode_texts(self:Backbone,
     texts:list[str], # prompts: templates filled with class names, descriptions
     normalize:bool=True, # unit-length features
     batch_size:int=256, # prompts per text-tower pass
-)->torch.Tensor: # features [len(texts), D], float32
-    "Features of frozen `texts` (templates, descriptions), computed in batches without gradients."
-    feats = [self.encode_text(self.tokenize(texts[i:i+batch_size])) for i in range(0, len(texts), batch_size)]
-    feats = torch.cat(feats).float()
+    cache:bool=False, # keep the features on disk, keyed by the weights and the texts (for description banks)
+)->torch.Tensor: # features [len(texts), D], float32, in the order of `texts`
+    "Features of frozen `texts` (templates, descriptions), in batches of similar length, without gradients."
+    if cache: return _cached_text_features(self, list(texts), normalize, batch_size)
+    order = _length_order(self, texts)
+    feats = torch.cat([self.encode_text(self.tokenize([texts[j] for j in order[i:i+batch_size]]))
+                       for i in range(0, len(texts), batch_size)]).float()
+    feats = torch.empty_like(feats).index_copy_(0, torch.tensor(order, device=feats.device), feats)  # given order
     return F.normalize(feats, dim=-1) if normalize else feats
+
+# %% ../nbs/01_backbones.ipynb #9e0d7f54
+def text_cache_path(
+    backbone:Backbone, # the model whose features are cached
+    texts:list[str], # the texts, in order
+    normalize:bool=True, # whether the features are unit length
+)->Path:
+    "Where the features of `texts` under `backbone` are cached."
+    key = dict(kind='text features', backbone=backbone.cache_key, texts=list(texts), normalize=normalize)
+    return cache_dir('text')/f'{stable_hash(key)}.pt'
+
+def _cached_text_features(backbone, texts, normalize, batch_size):
+    "`encode_texts` through the cache: read the entry, or compute and write it once (other processes wait)."
+    path = text_cache_path(backbone, texts, normalize)
+    with cache_lock(path):
+        if path.is_file(): return torch.load(path, map_location=backbone.device)
+        feats = backbone.encode_texts(texts, normalize, batch_size)
+        save_torch_atomic(feats.cpu(), path)
+    return feats
 
 # %% ../nbs/01_backbones.ipynb #09550239
 import timm

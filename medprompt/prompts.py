@@ -24,13 +24,14 @@ def fill_template(template:str, classnames:list[str])->list[str]:
 def mean_text_features(
     backbone:Backbone, # the frozen model whose text tower encodes the prompts
     texts_per_class:list[list[str]], # for each class, the prompts (templates or descriptions) to average
+    cache:bool=False, # read/write the features in medprompt's cache (description banks; see `encode_texts`)
 )->torch.Tensor: # [n_classes, dim], unit norm
     "Class features as the renormalised mean of the normalised features of each class's prompts."
     if any(len(t) == 0 for t in texts_per_class):
         empty = [i for i,t in enumerate(texts_per_class) if len(t) == 0]
         raise ValueError(f'Classes {empty} have no prompts to average')
     flat = [t for ts in texts_per_class for t in ts]
-    feats = backbone.encode_texts(flat)             # encoded in one pass, normalised
+    feats = backbone.encode_texts(flat, cache=cache)   # normalised, in length-sorted batches
     per_class = feats.split([len(t) for t in texts_per_class])
     return F.normalize(torch.stack([f.mean(0) for f in per_class]), dim=-1)
 

@@ -22,7 +22,8 @@ def test_every_cache_writer_leaves_the_callers_streams_alone(tmp_path, monkeypat
     ds = fewshot_dataset(load_dataset('demo'), 1, seed=1)
     writers = {'tiny backbone': lambda: load_backbone('tiny'), 'tiny CLIP backbone': lambda: load_backbone('tiny-clip'),
                'tiny LLM representations': lambda: tiny_llm_reps(ds.classnames),
-               'augmented image features': lambda: cached_features(load_backbone('tiny'), ds, 'train', views=2, progress=False)}
+               'augmented image features': lambda: cached_features(load_backbone('tiny'), ds, 'train', views=2, progress=False),
+               'description bank features': lambda: load_backbone('tiny').encode_texts(['a bank', 'of texts'], cache=True)}
     for name, fill in writers.items():
         got = _after(fill)
         assert got[:2] == untouched[:2] and torch.equal(got[2], untouched[2]), f'filling the {name} cache moved the random streams'

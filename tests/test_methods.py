@@ -180,3 +180,20 @@ def test_biomedcoop_teacher_and_loss_terms_do_not_wait_for_the_device():
     for s in map(torch.tensor, ([1., 1., 1.], [1., 1., 1., 5.], [1., 2., 4.], [7.])):
         assert _host_reads(lambda: select_descriptions(s, 1e-3)) == [], s
     assert _host_reads(lambda: _teacher_before_20(m, x)) != []      # the counter does see the old formulation's reads
+
+@pytest.mark.parametrize('name', ['biomedcoop', 'biomed_dpt'])
+def test_a_saved_method_is_rebuilt_without_encoding_its_description_bank_again(name, tmp_path, monkeypatch):
+    "The description bank's features come from the text cache when `load_method` rebuilds a saved method (#20)."
+    from medprompt.train import load_method
+    monkeypatch.setenv('MEDPROMPT_CACHE', str(tmp_path/'cache'))
+    bb, classes = load_backbone('tiny'), list(load_dataset('demo').classnames)
+    def texts_encoded(build)->int:
+        "How many texts the text tower encodes while `build()` runs."
+        seen, enc = [], bb.encode_text
+        bb.encode_text = lambda ids: seen.append(len(ids)) or enc(ids)
+        try: build()
+        finally: del bb.encode_text
+        return sum(seen)
+    cold = texts_encoded(lambda: save_method(METHODS[name](bb, classes), tmp_path/'m.pt'))
+    warm = texts_encoded(lambda: load_method(tmp_path/'m.pt', bb))
+    assert cold >= 2 * len(classes) and warm == 0, (cold, warm)   # encoded when built, read when loaded

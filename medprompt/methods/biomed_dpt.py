@@ -106,7 +106,7 @@ def teacher_features(
     "Biomed-DPT's teacher: the renormalised mean of the normalised features of each class's first N descriptions."
     if n_prompts < 1: raise ValueError(f'n_prompts must be at least 1, got {n_prompts}')
     descs = class_descriptions(classnames, biomed_dpt_descriptions(classnames) if prompt_bank is None else prompt_bank)
-    return mean_text_features(backbone, [d[:n_prompts] for d in descs])
+    return mean_text_features(backbone, [d[:n_prompts] for d in descs], cache=True)   # the same teacher every run
 
 # %% ../../nbs/19b_biomed_dpt.ipynb #aceaabd0
 def l1_feature_loss(

@@ -48,7 +48,7 @@ def description_features(
 )->torch.Tensor: # w: [N, n_classes, D], unit norm
     "Normalised features of every description, indexed [description i, class c]."
     n_cls, n = len(descriptions), len(descriptions[0])
-    feats = backbone.encode_texts([s for ds in descriptions for s in ds])
+    feats = backbone.encode_texts([s for ds in descriptions for s in ds], cache=True)   # the same bank every run
     return feats.view(n_cls, n, -1).transpose(0, 1).contiguous()
 
 # %% ../../nbs/18_biomedcoop.ipynb #871cb72e

@@ -66,7 +66,8 @@ def class_text_features(
     "Zero-shot class weights: renormalised mean text feature of each class's templates or LLM descriptions."
     if descriptions is not None and templates is not None:
         raise ValueError('Give templates or descriptions, not both: the class features come from one or the other')
-    if descriptions is not None: return mean_text_features(backbone, class_descriptions(classnames, descriptions))
+    if descriptions is not None:   # an LLM ensemble: the same texts every run, cached
+        return mean_text_features(backbone, class_descriptions(classnames, descriptions), cache=True)
     return template_features(backbone, classnames, resolve_templates(templates, dataset))
 
 # %% ../../nbs/10_zeroshot.ipynb #af6e803a
