@@ -8,4 +8,4 @@ def test_text_bank_benchmark_runs_and_prints_ratios():
                          timeout=600, cwd=script.parent)
     assert out.returncode == 0, out.stderr
     assert 'bank: 200 descriptions of 1 benchmarks' in out.stdout, out.stdout
-    assert out.stdout.count('x faster') == 2 and 'the same features' in out.stdout, out.stdout
+    assert out.stdout.count('x as fast') == 2 and 'the same features' in out.stdout, out.stdout
