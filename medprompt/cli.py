@@ -196,16 +196,20 @@ def _run_each(
     "Train this process's share of `grid`: finished runs kept, the others claimed, the tables rebuilt after each."
     (mine, who), took = mine, []
     done, several = {p.stem for p in records.glob('*.json')}, len({b for b,_,_,_ in grid}) > 1
-    for i, p in enumerate(mine, 1):
-        head = _head(who, i, len(mine), grid[p], dataset, several)
-        if ids[p] in done: echo(f'{head} | finished before, kept'); continue
-        eta = lambda: echo(f'{head} | {_eta(took, sum(ids[q] not in done for q in mine[i-1:]))}')
-        start = time.perf_counter()
-        row = _claim_and_run(out, ids[p], records/f'{ids[p]}.json', lambda: train(grid[p]), eta)
-        if isinstance(row, str): echo(f'{head} | {row}'); continue
-        done.add(ids[p]); took.append(time.perf_counter() - start)
-        echo(f'{head} | {result_line(row, took[-1])}')
-        update()
+    try:
+        for i, p in enumerate(mine, 1):
+            head = _head(who, i, len(mine), grid[p], dataset, several)
+            if ids[p] in done: echo(f'{head} | finished before, kept'); continue
+            eta = lambda: echo(f'{head} | {_eta(took, sum(ids[q] not in done for q in mine[i-1:]))}')
+            start = time.perf_counter()
+            row = _claim_and_run(out, ids[p], records/f'{ids[p]}.json', lambda: train(grid[p]), eta)
+            if isinstance(row, str): echo(f'{head} | {row}'); continue
+            done.add(ids[p]); took.append(time.perf_counter() - start)
+            echo(f'{head} | {result_line(row, took[-1])}')
+            update()
+    except KeyboardInterrupt:   # a run may have finished since the tables were last rebuilt: they keep its row
+        if any(records.glob('*.json')): update()
+        raise
 
 # %% ../nbs/30_cli.ipynb #7f384d8d
 def _train_few_shot(
