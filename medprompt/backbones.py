@@ -287,18 +287,20 @@ def tokenize(self:Backbone,
     texts:str|list[str], # one prompt or several
 )->torch.Tensor: # token ids [n, L], L the longest prompt's length
     "Token ids of `texts`, padded only to the longest text (at most the tower's context length)."
-    ids = self.tokenizer([texts] if isinstance(texts, str) else list(texts))
-    used = (ids != self.text.pad_id).any(0).nonzero()
-    return ids[:, :int(used.max())+1].to(self.device)
+    return _trimmed(self, self.tokenizer([texts] if isinstance(texts, str) else list(texts)))
+
+def _trimmed(backbone:Backbone, ids:torch.Tensor)->torch.Tensor:
+    "Token ids [n, context] cut after the last position any of them uses, on the backbone's device."
+    used = (ids != backbone.text.pad_id).any(0).nonzero()
+    return ids[:, :int(used.max())+1].to(backbone.device)
 
 # %% ../nbs/01_backbones.ipynb #e7346ff4
 def _length_order(
-    backbone:Backbone, # its tokenizer measures the texts
-    texts:list[str], # the texts to order
-)->list[int]: # positions of `texts`, the longest in tokens first (ties keep their order)
-    "The order in which `texts` pad least when encoded in consecutive batches."
-    lengths = (backbone.tokenizer(list(texts)) != backbone.text.pad_id).sum(-1)
-    return torch.argsort(lengths, descending=True, stable=True).tolist()
+    backbone:Backbone, # its text tower's padding id
+    ids:torch.Tensor, # token ids [n, context] of the texts, as the tokenizer gives them
+)->torch.Tensor: # positions of the texts, the longest in tokens first (ties keep their order)
+    "The order in which texts pad least when encoded in consecutive batches."
+    return torch.argsort((ids != backbone.text.pad_id).sum(-1), descending=True, stable=True)
 
 # %% ../nbs/01_backbones.ipynb #382c496d
 @patch
@@ -311,10 +313,11 @@ def encode_texts(self:Backbone,
 )->torch.Tensor: # features [len(texts), D], float32, in the order of `texts`
     "Features of frozen `texts` (templates, descriptions), in batches of similar length, without gradients."
     if cache: return _cached_text_features(self, list(texts), normalize, batch_size)
-    order = _length_order(self, texts)
-    feats = torch.cat([self.encode_text(self.tokenize([texts[j] for j in order[i:i+batch_size]]))
+    ids = self.tokenizer(list(texts))                # tokenised once, padded to the context
+    order = _length_order(self, ids)
+    feats = torch.cat([self.encode_text(_trimmed(self, ids[order[i:i+batch_size]]))
                        for i in range(0, len(texts), batch_size)]).float()
-    feats = torch.empty_like(feats).index_copy_(0, torch.tensor(order, device=feats.device), feats)  # given order
+    feats = torch.empty_like(feats).index_copy_(0, order.to(feats.device), feats)   # back in the given order
     return F.normalize(feats, dim=-1) if normalize else feats
 
 # %% ../nbs/01_backbones.ipynb #9e0d7f54
